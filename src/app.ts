@@ -1,0 +1,86 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { Authenticator } from './auth/credentials.ts';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import { seedDemo } from './demo.ts';
+import { systemClock, type Clock, type Deps } from './deps.ts';
+import { createMemoryBus, createRedisBus } from './events/bus.ts';
+import { OutboxRelay } from './events/outbox.ts';
+import { createGraphQL } from './graphql/yoga.ts';
+import { createHttpApp } from './http/rest.ts';
+import { attachWebSocketServer } from './http/websocket.ts';
+import { createLogger, type Logger } from './logger.ts';
+
+export interface App {
+  deps: Deps;
+  database: Database;
+  /** The whole HTTP app as a fetch handler, for in-process tests. */
+  fetch(request: Request): Promise<Response>;
+  /** Listens on the configured port (0: a free one); answers the base URL. */
+  listen(): Promise<string>;
+  /** Stops accepting, finishes in-flight requests, closes WebSockets, the relay, Redis and the database. */
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const database = await openDatabase(config);
+  const { prisma } = database;
+  const bus = config.REDIS_URL ? createRedisBus(config.REDIS_URL, logger) : createMemoryBus();
+  const relay = new OutboxRelay(prisma, bus, logger, { pollMs: config.OUTBOX_POLL_MS, retentionHours: config.EVENT_RETENTION_HOURS });
+  const deps: Deps = {
+    config,
+    prisma,
+    bus,
+    relay,
+    logger,
+    clock: options.clock ?? systemClock,
+    auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS),
+  };
+  if (config.DEMO) await seedDemo(prisma);
+  const yoga = createGraphQL(deps);
+  const inFlight = { count: 0 };
+  const http = createHttpApp(deps, yoga, database, inFlight);
+  relay.start();
+
+  let server: Server | null = null;
+  let sockets: { close(): Promise<void> } | null = null;
+  return {
+    deps,
+    database,
+    fetch: async (request) => http.fetch(request),
+    listen: async () => {
+      server = createServer(getRequestListener(http.fetch));
+      sockets = attachWebSocketServer(server, yoga, deps);
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(config.PORT, config.HOST, () => resolve());
+      });
+      const { port } = server.address() as AddressInfo;
+      const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
+      return `http://${host}:${port}`;
+    },
+    stop: async () => {
+      if (server) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        await sockets?.close();
+        const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+        while (inFlight.count > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+        // What is left is streaming responses (SSE) and idle keep-alive sockets.
+        server.closeAllConnections();
+        await closed;
+      }
+      await relay.stop();
+      await relay.flush();
+      await bus.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,243 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../db/database.ts';
+import { AppError } from '../errors.ts';
+import { randomHex, secret, uuidv7 } from '../lib/ids.ts';
+import type { CredentialKind, Principal } from './principal.ts';
+import { DEFAULT_RIGHTS, DEFAULT_SCOPES } from './scopes.ts';
+
+/**
+ * Secrets are random 256-bit values (demo ones excepted), so one SHA-256 digest is enough to store
+ * them: there is nothing to brute-force. Lookups go by digest (an index hit, revealing nothing of
+ * the secret), and the digest found is compared again in constant time.
+ */
+export const hashSecret = (value: string): string => createHash('sha256').update(value).digest('hex');
+
+function sameDigest(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'hex');
+  const right = Buffer.from(b, 'hex');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+const hintOf = (value: string) => value.slice(-4);
+
+export interface MerchantCredentials {
+  merchantId: string;
+  name: string;
+  companyId: string;
+  scopes: string[];
+  rights: string[];
+  token: string;
+  tokenId: string;
+  oauthClientId: string;
+  oauthClientSecret: string;
+  basicKey: string;
+  basicSecret: string;
+}
+
+export interface CreateMerchantInput {
+  name: string;
+  scopes?: string[];
+  rights?: string[];
+  /** Fixed values, for the demo merchant whose credentials are the legacy documents' examples. */
+  id?: string;
+  companyId?: string;
+  token?: string;
+  oauthClientId?: string;
+  oauthClientSecret?: string;
+  basicKey?: string;
+  basicSecret?: string;
+}
+
+/** Creates a merchant with one credential of every scheme. The secrets are returned once and never stored. */
+export async function createMerchant(db: Db, input: CreateMerchantInput): Promise<MerchantCredentials> {
+  const merchantId = input.id ?? uuidv7();
+  const scopes = input.scopes ?? [...DEFAULT_SCOPES];
+  const rights = input.rights ?? [...DEFAULT_RIGHTS];
+  const result: MerchantCredentials = {
+    merchantId,
+    name: input.name,
+    companyId: input.companyId ?? randomHex(16),
+    scopes,
+    rights,
+    token: input.token ?? secret('tok'),
+    tokenId: uuidv7(),
+    oauthClientId: input.oauthClientId ?? `oc_${randomHex(12)}`,
+    oauthClientSecret: input.oauthClientSecret ?? secret('ocs'),
+    basicKey: input.basicKey ?? `bk_${randomHex(12)}`,
+    basicSecret: input.basicSecret ?? secret('bks'),
+  };
+  await db.merchant.create({
+    data: {
+      id: merchantId,
+      name: input.name,
+      companyId: result.companyId,
+      scopes,
+      rights,
+      credentials: {
+        create: [
+          { id: result.tokenId, kind: 'token', secretHash: hashSecret(result.token), hint: hintOf(result.token), scopes, rights },
+          {
+            id: uuidv7(),
+            kind: 'oauth_client',
+            publicId: result.oauthClientId,
+            secretHash: hashSecret(result.oauthClientSecret),
+            hint: hintOf(result.oauthClientSecret),
+            scopes,
+            rights,
+          },
+          {
+            id: uuidv7(),
+            kind: 'basic',
+            publicId: result.basicKey,
+            secretHash: hashSecret(result.basicSecret),
+            hint: hintOf(result.basicSecret),
+            scopes,
+            rights,
+          },
+        ],
+      },
+    },
+  });
+  return result;
+}
+
+/** Adds one more API token to a merchant (e.g. the wallet API's own token in demo mode). */
+export async function addToken(db: Db, merchantId: string, token: string = secret('tok')): Promise<{ id: string; token: string }> {
+  const merchant = await db.merchant.findUniqueOrThrow({ where: { id: merchantId } });
+  const id = uuidv7();
+  await db.credential.create({
+    data: { id, merchantId, kind: 'token', secretHash: hashSecret(token), hint: hintOf(token), scopes: merchant.scopes, rights: merchant.rights },
+  });
+  return { id, token };
+}
+
+export async function createOperator(db: Db, token: string = secret('op')): Promise<{ credentialId: string; token: string }> {
+  const credentialId = uuidv7();
+  await db.credential.create({
+    data: { id: credentialId, kind: 'operator', secretHash: hashSecret(token), hint: hintOf(token), scopes: [], rights: [] },
+  });
+  return { credentialId, token };
+}
+
+/** Replaces a credential's secret; the old one stops working at once (within the cache time elsewhere). */
+export async function rotateCredential(db: Db, credentialId: string): Promise<{ credentialId: string; kind: string; publicId: string | null; secret: string }> {
+  const credential = await db.credential.findUnique({ where: { id: credentialId } });
+  if (!credential || credential.revokedAt || credential.kind === 'access_token') throw new AppError('NOT_FOUND', 'Credential not found.');
+  const prefix = { token: 'tok', basic: 'bks', oauth_client: 'ocs', operator: 'op' }[credential.kind] ?? 'sec';
+  const value = secret(prefix);
+  await db.credential.update({ where: { id: credentialId }, data: { secretHash: hashSecret(value), hint: hintOf(value) } });
+  if (credential.kind === 'oauth_client') {
+    await db.credential.updateMany({ where: { parentId: credentialId, revokedAt: null }, data: { revokedAt: new Date() } });
+  }
+  return { credentialId, kind: credential.kind, publicId: credential.publicId, secret: value };
+}
+
+export async function revokeCredential(db: Db, credentialId: string, now = new Date()): Promise<void> {
+  const changed = await db.credential.updateMany({ where: { id: credentialId, revokedAt: null }, data: { revokedAt: now } });
+  if (changed.count === 0) throw new AppError('NOT_FOUND', 'Credential not found.');
+  await db.credential.updateMany({ where: { parentId: credentialId, revokedAt: null }, data: { revokedAt: now } });
+}
+
+/** The OAuth2 client-credentials grant (RFC 6749 §4.4): a short-lived bearer token with a subset of the client's scopes. */
+export async function issueAccessToken(
+  db: Db,
+  input: { clientId: string; clientSecret: string; scope: string | null; ttlSeconds: number },
+  now = new Date(),
+): Promise<{ accessToken: string; expiresIn: number; scope: string } | { error: 'invalid_client' | 'invalid_scope' }> {
+  const client = await db.credential.findUnique({ where: { kind_publicId: { kind: 'oauth_client', publicId: input.clientId } } });
+  if (!client || client.revokedAt || !client.merchantId || !sameDigest(client.secretHash, hashSecret(input.clientSecret))) {
+    return { error: 'invalid_client' };
+  }
+  const requested = input.scope ? input.scope.split(' ').filter(Boolean) : client.scopes;
+  if (requested.some((scope) => !client.scopes.includes(scope))) return { error: 'invalid_scope' };
+  const accessToken = secret('at');
+  await db.credential.create({
+    data: {
+      id: uuidv7(),
+      merchantId: client.merchantId,
+      kind: 'access_token',
+      secretHash: hashSecret(accessToken),
+      hint: hintOf(accessToken),
+      scopes: requested,
+      rights: client.rights,
+      parentId: client.id,
+      expiresAt: new Date(now.getTime() + input.ttlSeconds * 1000),
+    },
+  });
+  return { accessToken, expiresIn: input.ttlSeconds, scope: requested.join(' ') };
+}
+
+export type AuthScheme = 'Token' | 'Bearer' | 'Basic';
+
+/** Which credential kinds each Authorization scheme may carry. */
+const kindsByScheme: Record<'Token' | 'Bearer', CredentialKind[]> = {
+  Token: ['token', 'operator'],
+  Bearer: ['token', 'access_token', 'operator'],
+};
+
+type CredentialRow = NonNullable<Awaited<ReturnType<typeof findCredential>>>;
+
+function findCredential(db: Db, where: { secretHash: string } | { kind_publicId: { kind: string; publicId: string } }) {
+  return db.credential.findUnique({ where, include: { merchant: { select: { companyId: true } } } });
+}
+
+/**
+ * Resolves an Authorization header to a principal. Answers null for anything that is not a valid,
+ * live credential: a missing header is told apart by the caller.
+ */
+export class Authenticator {
+  readonly #cache = new Map<string, { principal: Principal | null; until: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly cacheMs: number,
+  ) {}
+
+  async authenticate(header: string, now = new Date()): Promise<Principal | null> {
+    const cached = this.#cache.get(header);
+    if (cached && cached.until > now.getTime()) return cached.principal;
+    const principal = await this.#resolve(header, now);
+    if (this.cacheMs > 0) {
+      if (this.#cache.size > 10_000) this.#cache.clear();
+      this.#cache.set(header, { principal, until: now.getTime() + this.cacheMs });
+    }
+    return principal;
+  }
+
+  /** Forgets cached lookups, after a rotation or revocation in this process. */
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  async #resolve(header: string, now: Date): Promise<Principal | null> {
+    const match = /^(Token|Bearer|Basic) +(\S+)\s*$/i.exec(header);
+    if (!match) return null;
+    const scheme = (match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1).toLowerCase()) as AuthScheme;
+    const value = match[2]!;
+    if (value.length > 512) return null;
+    let row: CredentialRow | null;
+    if (scheme === 'Basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon <= 0) return null;
+      row = await findCredential(this.db, { kind_publicId: { kind: 'basic', publicId: decoded.slice(0, colon) } });
+      if (!row || !sameDigest(row.secretHash, hashSecret(decoded.slice(colon + 1)))) return null;
+    } else {
+      const digest = hashSecret(value);
+      row = await findCredential(this.db, { secretHash: digest });
+      if (!row || !sameDigest(row.secretHash, digest) || !kindsByScheme[scheme].includes(row.kind as CredentialKind)) return null;
+    }
+    if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= now.getTime())) return null;
+    if (row.kind === 'operator') return { kind: 'operator', credentialId: row.id };
+    if (!row.merchantId || !row.merchant) return null;
+    return {
+      kind: 'merchant',
+      merchantId: row.merchantId,
+      companyId: row.merchant.companyId,
+      credentialId: row.id,
+      credentialKind: row.kind as CredentialKind,
+      scopes: new Set(row.scopes),
+      rights: new Set(row.rights),
+    };
+  }
+}

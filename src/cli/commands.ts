@@ -1,0 +1,85 @@
+import { createMerchant, createOperator, revokeCredential, rotateCredential } from '../auth/credentials.ts';
+import { parseRights, parseScopes } from '../auth/scopes.ts';
+import type { Db } from '../db/database.ts';
+import { verifyLedger } from '../ledger/ledger.ts';
+import { listFlag, requiredFlag, type ParsedArgs, UsageError } from './args.ts';
+
+/** A CLI command: works on the database directly and answers one JSON-serialisable value. */
+export interface CliCommand {
+  usage: string;
+  run(db: Db, args: ParsedArgs): Promise<unknown>;
+  /** Non-zero exit when the answer says so (e.g. ledger violations). */
+  failed?(result: unknown): boolean;
+}
+
+export const coreCommands: Record<string, CliCommand> = {
+  'merchant create': {
+    usage: 'merchant create --name NAME [--scopes a,b] [--rights "Manage payments,..."]',
+    run: async (db, args) => {
+      const scopes = listFlag(args, 'scopes');
+      const rights = listFlag(args, 'rights');
+      return createMerchant(db, {
+        name: requiredFlag(args, 'name'),
+        ...(scopes ? { scopes: parseScopes(scopes) } : {}),
+        ...(rights ? { rights: parseRights(rights) } : {}),
+      });
+    },
+  },
+  'merchant list': {
+    usage: 'merchant list',
+    run: async (db) => ({
+      merchants: await db.merchant.findMany({
+        orderBy: { createdAt: 'asc' },
+        select: { id: true, name: true, companyId: true, scopes: true, rights: true, createdAt: true },
+      }),
+    }),
+  },
+  'credential list': {
+    usage: 'credential list --merchant ID',
+    run: async (db, args) => ({
+      credentials: await db.credential.findMany({
+        where: { merchantId: requiredFlag(args, 'merchant'), kind: { not: 'access_token' } },
+        orderBy: { createdAt: 'asc' },
+        select: { id: true, kind: true, publicId: true, hint: true, scopes: true, rights: true, revokedAt: true, createdAt: true },
+      }),
+    }),
+  },
+  'credential rotate': {
+    usage: 'credential rotate --id CREDENTIAL_ID',
+    run: (db, args) => rotateCredential(db, requiredFlag(args, 'id')),
+  },
+  'credential revoke': {
+    usage: 'credential revoke --id CREDENTIAL_ID',
+    run: async (db, args) => {
+      const id = requiredFlag(args, 'id');
+      await revokeCredential(db, id);
+      return { credentialId: id, revoked: true };
+    },
+  },
+  'operator create': {
+    usage: 'operator create',
+    run: (db) => createOperator(db),
+  },
+  'ledger verify': {
+    usage: 'ledger verify',
+    run: async (db) => {
+      const result = await verifyLedger(db);
+      return { ok: result.violations.length === 0, ...result };
+    },
+    failed: (result) => !(result as { ok: boolean }).ok,
+  },
+  'db migrate': {
+    usage: 'db migrate',
+    // Opening the database applies pending migrations; see src/db/migrate.ts.
+    run: async () => ({ migrated: true }),
+  },
+};
+
+export function findCommand(commands: Record<string, CliCommand>, positionals: string[]): CliCommand {
+  const name = positionals.slice(0, 2).join(' ');
+  const command = commands[name];
+  if (!command) {
+    throw new UsageError(`unknown command "${name}". Commands:\n${Object.values(commands).map((c) => `  ${c.usage}`).join('\n')}`);
+  }
+  return command;
+}

@@ -1,0 +1,72 @@
+import { GraphQLError } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Principal } from '../auth/principal.ts';
+import type { Deps } from '../deps.ts';
+import { AccessError, AppError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { GraphQLContext } from './context.ts';
+import { buildSchema } from './schema.ts';
+
+/** What the HTTP layer (or the WebSocket server) hands to every GraphQL operation. */
+export interface ServerContext {
+  requestId: string;
+  logger: Logger;
+  /** Set by the WebSocket server, which authenticates once, at connection_init. */
+  wsPrincipal?: Principal;
+}
+
+export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
+
+const unauthenticated = () =>
+  new GraphQLError('The credentials are invalid, expired or revoked.', {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+  });
+
+function maskError(error: unknown, logger: Logger): GraphQLError {
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const located = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
+  if (original instanceof AccessError) {
+    return new GraphQLError(original.message, { ...located, extensions: { code: original.code, http: { status: original.status } } });
+  }
+  if (original instanceof AppError) {
+    return new GraphQLError(original.message, {
+      ...located,
+      extensions: { code: original.code, ...(original.field ? { field: original.field } : {}) },
+    });
+  }
+  if (original instanceof GraphQLError) return original;
+  logger.error({ err: original }, 'unexpected error in a GraphQL operation');
+  return new GraphQLError('Unexpected error.', { ...located, extensions: { code: 'INTERNAL' } });
+}
+
+/** Reports idempotent replays in the response, as `extensions.idempotency`. */
+const idempotencyExtension: Plugin<GraphQLContext> = {
+  onExecute: () => ({
+    onExecuteDone: ({ args, result, setResult }) => {
+      const context = args.contextValue as GraphQLContext;
+      if (context.idempotency.length === 0 || !result || Symbol.asyncIterator in result) return;
+      setResult({ ...result, extensions: { ...result.extensions, idempotency: context.idempotency } });
+    },
+  }),
+};
+
+export function createGraphQL(deps: Deps): Yoga {
+  const { config } = deps;
+  return createYoga<ServerContext, GraphQLContext>({
+    schema: buildSchema(),
+    graphqlEndpoint: '/graphql',
+    graphiql: config.GRAPHIQL ? { title: 'Payments platform', subscriptionsProtocol: 'WS' } : false,
+    landingPage: false,
+    logging: false,
+    maskedErrors: { maskError: (error) => maskError(error, deps.logger) },
+    plugins: [idempotencyExtension],
+    context: async (initial): Promise<GraphQLContext> => {
+      const base = { deps, requestId: initial.requestId, logger: initial.logger, idempotency: [] };
+      if (initial.wsPrincipal) return { ...base, principal: initial.wsPrincipal, idempotencyKey: null };
+      const header = initial.request.headers.get('authorization');
+      const principal = header ? await deps.auth.authenticate(header) : null;
+      if (header && !principal) throw unauthenticated();
+      return { ...base, principal, idempotencyKey: initial.request.headers.get('idempotency-key') };
+    },
+  });
+}

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../db/database.ts';
+import { transact, type Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
+import { canonicalJson, decodeJson, encodeJson } from '../lib/json.ts';
+
+export interface IdempotentRequest {
+  merchantId: string;
+  /** The client's key; null runs the action without idempotency. */
+  key: string | null;
+  /** The operation, e.g. `graphql:chargePockets`: a key is bound to one operation. */
+  scope: string;
+  /** The request's meaningful input; the same key with another payload is refused. */
+  payload: unknown;
+}
+
+export const MAX_KEY_LENGTH = 255;
+
+/**
+ * Runs a money-moving action at most once per (merchant, key), in one transaction with the record
+ * of its result. The key row is inserted first: a concurrent request with the same key waits on
+ * the unique index until the first commits, then replays its stored result; if the first rolls
+ * back (an error), the key is free again. Business failures roll back, so they are not stored
+ * and a retry with the same key may succeed once the cause is gone.
+ */
+export async function idempotent<T>(
+  deps: Pick<Deps, 'prisma' | 'relay'>,
+  request: IdempotentRequest,
+  action: (tx: Db) => Promise<T>,
+): Promise<{ value: T; replayed: boolean }> {
+  if (request.key === null) return { value: await transact(deps, action), replayed: false };
+  if (request.key.length === 0 || request.key.length > MAX_KEY_LENGTH) {
+    throw new AppError('VALIDATION_FAILED', `An idempotency key has 1 to ${MAX_KEY_LENGTH} characters.`, 'idempotencyKey');
+  }
+  const key = request.key;
+  const requestHash = createHash('sha256').update(canonicalJson([request.scope, request.payload])).digest('hex');
+  return transact(deps, async (tx) => {
+    const claimed = await tx.$queryRawUnsafe<{ key: string }[]>(
+      `INSERT INTO idempotency_keys (merchant_id, key, scope, request_hash, response)
+       VALUES ($1, $2, $3, $4, 'null'::jsonb) ON CONFLICT DO NOTHING RETURNING key`,
+      request.merchantId,
+      key,
+      request.scope,
+      requestHash,
+    );
+    if (claimed.length === 0) {
+      const [stored] = await tx.$queryRawUnsafe<{ scope: string; request_hash: string; response: unknown }[]>(
+        `SELECT scope, request_hash, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`,
+        request.merchantId,
+        key,
+      );
+      if (!stored) throw new AppError('IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this idempotency key is in progress; retry shortly.');
+      if (stored.scope !== request.scope || stored.request_hash !== requestHash) {
+        throw new AppError(
+          'IDEMPOTENCY_KEY_REUSED',
+          'This idempotency key was already used with a different request; use a new key for a new request.',
+          'idempotencyKey',
+        );
+      }
+      return { value: decodeJson<T>(JSON.stringify(stored.response)), replayed: true };
+    }
+    const value = await action(tx);
+    await tx.$executeRawUnsafe(
+      `UPDATE idempotency_keys SET response = $3::jsonb WHERE merchant_id = $1 AND key = $2`,
+      request.merchantId,
+      key,
+      encodeJson(value ?? null),
+    );
+    return { value, replayed: false };
+  });
+}

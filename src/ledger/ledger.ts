@@ -1,0 +1,442 @@
+/**
+ * The ledger: the only code that moves money.
+ *
+ * Every transfer moves `amount` minor units (bigint) from a debit account to a credit account of
+ * the same currency, so entries sum to zero by construction. An account's balance is
+ * `credits_posted - debits_posted`; a pending transfer reserves funds (debits_pending and
+ * credits_pending) until it is posted or voided, once. Where an account has a floor,
+ * `credits_posted - debits_posted - debits_pending >= floor` holds after every transfer.
+ *
+ * Every function here must run inside the caller's database transaction, so that the transfer,
+ * the caller's idempotency record and its outbox event commit together. Accounts are locked
+ * (`FOR UPDATE`, in id order, so two transfers never deadlock) before balances are read, so
+ * concurrent transfers on one account serialise and never lose an update or overdraw a floor.
+ * A batch costs a fixed number of statements whatever its size.
+ */
+import type { Db } from '../db/database.ts';
+import { uuidv7 } from '../lib/ids.ts';
+
+export interface AccountSpec {
+  merchantId: string;
+  /** Stable name, unique per merchant, e.g. `pocket:<groupId>:<phone>`. */
+  name: string;
+  kind: string;
+  currency: string;
+  floor: bigint | null;
+}
+
+export interface Account extends AccountSpec {
+  id: string;
+  debitsPosted: bigint;
+  creditsPosted: bigint;
+  debitsPending: bigint;
+  creditsPending: bigint;
+}
+
+export interface TransferRequest {
+  merchantId: string;
+  /** Unique per merchant: a key never moves money twice. */
+  key: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: bigint;
+  currency: string;
+  /** The business reason, e.g. `pocket.charge`. */
+  code: string;
+  /** Makes it a pending (two-phase) transfer that reserves the amount until posted or voided. */
+  pending?: { expiresAt: Date | null };
+}
+
+export interface Transfer {
+  id: string;
+  merchantId: string;
+  key: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  amount: bigint;
+  currency: string;
+  kind: 'posted' | 'pending' | 'post' | 'void';
+  pendingId: string | null;
+  expiresAt: Date | null;
+  code: string;
+  createdAt: Date;
+}
+
+export type TransferFailure =
+  | 'INVALID_AMOUNT'
+  | 'SAME_ACCOUNT'
+  | 'ACCOUNT_NOT_FOUND'
+  | 'CURRENCY_MISMATCH'
+  | 'DUPLICATE_KEY'
+  | 'FLOOR_EXCEEDED';
+
+export type TransferOutcome = { ok: true; transfer: Transfer } | { ok: false; reason: TransferFailure };
+
+export const balance = (account: Pick<Account, 'creditsPosted' | 'debitsPosted'>): bigint =>
+  account.creditsPosted - account.debitsPosted;
+
+export const availableBalance = (account: Pick<Account, 'creditsPosted' | 'debitsPosted' | 'debitsPending'>): bigint =>
+  account.creditsPosted - account.debitsPosted - account.debitsPending;
+
+interface AccountRow {
+  id: string;
+  merchant_id: string;
+  name: string;
+  kind: string;
+  currency: string;
+  floor: bigint | null;
+  debits_posted: bigint;
+  credits_posted: bigint;
+  debits_pending: bigint;
+  credits_pending: bigint;
+}
+
+const ACCOUNT_COLUMNS = `id, merchant_id, name, kind, currency, floor, debits_posted, credits_posted, debits_pending, credits_pending`;
+
+function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    name: row.name,
+    kind: row.kind,
+    currency: row.currency,
+    floor: row.floor,
+    debitsPosted: row.debits_posted,
+    creditsPosted: row.credits_posted,
+    debitsPending: row.debits_pending,
+    creditsPending: row.credits_pending,
+  };
+}
+
+/** Opens the accounts that do not exist yet (by merchant and name) and returns all of them by name. */
+export async function openAccounts(db: Db, specs: AccountSpec[]): Promise<Map<string, Account>> {
+  if (specs.length === 0) return new Map();
+  const merchantId = specs[0]!.merchantId;
+  if (specs.some((spec) => spec.merchantId !== merchantId)) throw new Error('openAccounts takes one merchant at a time');
+  await db.$executeRawUnsafe(
+    `INSERT INTO ledger_accounts (id, merchant_id, name, kind, currency, floor)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+     ON CONFLICT (merchant_id, name) DO NOTHING`,
+    specs.map(() => uuidv7()),
+    specs.map((spec) => spec.merchantId),
+    specs.map((spec) => spec.name),
+    specs.map((spec) => spec.kind),
+    specs.map((spec) => spec.currency),
+    specs.map((spec) => (spec.floor === null ? null : spec.floor.toString())),
+  );
+  return findAccountsByName(
+    db,
+    merchantId,
+    specs.map((spec) => spec.name),
+  );
+}
+
+export async function findAccountsByName(db: Db, merchantId: string, names: string[]): Promise<Map<string, Account>> {
+  const rows = await db.$queryRawUnsafe<AccountRow[]>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE merchant_id = $1 AND name = ANY($2::text[])`,
+    merchantId,
+    names,
+  );
+  return new Map(rows.map((row) => [row.name, toAccount(row)]));
+}
+
+export async function findAccount(db: Db, merchantId: string, name: string): Promise<Account | null> {
+  return (await findAccountsByName(db, merchantId, [name])).get(name) ?? null;
+}
+
+/** Changes an account's floor (e.g. a spending cap). Refused if the current balance is already below it. */
+export async function setFloor(db: Db, accountId: string, floor: bigint | null): Promise<boolean> {
+  const changed = await db.$executeRawUnsafe(
+    `UPDATE ledger_accounts SET floor = $2::bigint, updated_at = now()
+     WHERE id = $1 AND ($2::bigint IS NULL OR credits_posted - debits_posted - debits_pending >= $2::bigint)`,
+    accountId,
+    floor === null ? null : floor.toString(),
+  );
+  return changed === 1;
+}
+
+async function lockAccounts(db: Db, ids: string[]): Promise<Map<string, Account>> {
+  const rows = await db.$queryRawUnsafe<AccountRow[]>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+    [...new Set(ids)],
+  );
+  return new Map(rows.map((row) => [row.id, toAccount(row)]));
+}
+
+async function saveBalances(db: Db, accounts: Account[]): Promise<void> {
+  if (accounts.length === 0) return;
+  await db.$executeRawUnsafe(
+    `UPDATE ledger_accounts AS a
+     SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq, credits_pending = v.cq, updated_at = now()
+     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(id, dp, cp, dq, cq)
+     WHERE a.id = v.id`,
+    accounts.map((a) => a.id),
+    accounts.map((a) => a.debitsPosted.toString()),
+    accounts.map((a) => a.creditsPosted.toString()),
+    accounts.map((a) => a.debitsPending.toString()),
+    accounts.map((a) => a.creditsPending.toString()),
+  );
+}
+
+async function insertTransfers(db: Db, transfers: Transfer[]): Promise<void> {
+  if (transfers.length === 0) return;
+  // A concurrent transaction inserting the same key makes this one wait for it and then fail
+  // on the unique index: the key is spent at most once even if a caller skipped its own check.
+  await db.$executeRawUnsafe(
+    `INSERT INTO ledger_transfers
+       (id, merchant_id, key, debit_account_id, credit_account_id, amount, currency, kind, pending_id, expires_at, code, created_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
+                          $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::timestamptz[])`,
+    transfers.map((t) => t.id),
+    transfers.map((t) => t.merchantId),
+    transfers.map((t) => t.key),
+    transfers.map((t) => t.debitAccountId),
+    transfers.map((t) => t.creditAccountId),
+    transfers.map((t) => t.amount.toString()),
+    transfers.map((t) => t.currency),
+    transfers.map((t) => t.kind),
+    transfers.map((t) => t.pendingId),
+    transfers.map((t) => t.expiresAt?.toISOString() ?? null),
+    transfers.map((t) => t.code),
+    transfers.map((t) => t.createdAt.toISOString()),
+  );
+}
+
+/**
+ * Applies transfers in order, each judged on its own: one that would break a floor fails alone
+ * and the following ones see the balances without it. Costs four statements for any batch size.
+ */
+export async function createTransfers(db: Db, requests: TransferRequest[], now = new Date()): Promise<TransferOutcome[]> {
+  if (requests.length === 0) return [];
+  const accounts = await lockAccounts(
+    db,
+    requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
+  );
+  const keysByMerchant = new Map<string, string[]>();
+  for (const r of requests) keysByMerchant.set(r.merchantId, [...(keysByMerchant.get(r.merchantId) ?? []), r.key]);
+  const spent = new Set<string>();
+  for (const [merchantId, keys] of keysByMerchant) {
+    const rows = await db.$queryRawUnsafe<{ key: string }[]>(
+      `SELECT key FROM ledger_transfers WHERE merchant_id = $1 AND key = ANY($2::text[])`,
+      merchantId,
+      keys,
+    );
+    for (const row of rows) spent.add(`${merchantId}\u0000${row.key}`);
+  }
+
+  const touched = new Set<Account>();
+  const accepted: Transfer[] = [];
+  const outcomes = requests.map((r): TransferOutcome => {
+    const debit = accounts.get(r.debitAccountId);
+    const credit = accounts.get(r.creditAccountId);
+    if (r.amount <= 0n) return { ok: false, reason: 'INVALID_AMOUNT' };
+    if (r.debitAccountId === r.creditAccountId) return { ok: false, reason: 'SAME_ACCOUNT' };
+    if (!debit || !credit || debit.merchantId !== r.merchantId || credit.merchantId !== r.merchantId) {
+      return { ok: false, reason: 'ACCOUNT_NOT_FOUND' };
+    }
+    if (debit.currency !== r.currency || credit.currency !== r.currency) return { ok: false, reason: 'CURRENCY_MISMATCH' };
+    const keyId = `${r.merchantId}\u0000${r.key}`;
+    if (spent.has(keyId)) return { ok: false, reason: 'DUPLICATE_KEY' };
+    if (debit.floor !== null && availableBalance(debit) - r.amount < debit.floor) return { ok: false, reason: 'FLOOR_EXCEEDED' };
+    spent.add(keyId);
+    if (r.pending) {
+      debit.debitsPending += r.amount;
+      credit.creditsPending += r.amount;
+    } else {
+      debit.debitsPosted += r.amount;
+      credit.creditsPosted += r.amount;
+    }
+    touched.add(debit).add(credit);
+    const transfer: Transfer = {
+      id: uuidv7(now.getTime()),
+      merchantId: r.merchantId,
+      key: r.key,
+      debitAccountId: r.debitAccountId,
+      creditAccountId: r.creditAccountId,
+      amount: r.amount,
+      currency: r.currency,
+      kind: r.pending ? 'pending' : 'posted',
+      pendingId: null,
+      expiresAt: r.pending?.expiresAt ?? null,
+      code: r.code,
+      createdAt: now,
+    };
+    accepted.push(transfer);
+    return { ok: true, transfer };
+  });
+  await insertTransfers(db, accepted);
+  await saveBalances(db, [...touched]);
+  return outcomes;
+}
+
+interface TransferRow {
+  id: string;
+  merchant_id: string;
+  key: string;
+  debit_account_id: string;
+  credit_account_id: string;
+  amount: bigint;
+  currency: string;
+  kind: Transfer['kind'];
+  pending_id: string | null;
+  resolved_at: Date | null;
+  expires_at: Date | null;
+  code: string;
+  created_at: Date;
+}
+
+function toTransfer(row: TransferRow): Transfer {
+  return {
+    id: row.id,
+    merchantId: row.merchant_id,
+    key: row.key,
+    debitAccountId: row.debit_account_id,
+    creditAccountId: row.credit_account_id,
+    amount: row.amount,
+    currency: row.currency,
+    kind: row.kind,
+    pendingId: row.pending_id,
+    expiresAt: row.expires_at,
+    code: row.code,
+    createdAt: row.created_at,
+  };
+}
+
+export async function findTransfer(db: Db, merchantId: string, id: string): Promise<Transfer | null> {
+  const rows = await db.$queryRawUnsafe<TransferRow[]>(
+    `SELECT * FROM ledger_transfers WHERE id = $1 AND merchant_id = $2`,
+    id,
+    merchantId,
+  );
+  return rows[0] ? toTransfer(rows[0]) : null;
+}
+
+export type ResolveFailure = 'NOT_FOUND' | 'NOT_PENDING' | 'ALREADY_RESOLVED' | 'EXPIRED' | 'INVALID_AMOUNT';
+export type ResolveOutcome =
+  | { ok: true; transfer: Transfer; pending: Transfer }
+  | { ok: false; reason: ResolveFailure; resolution?: Transfer };
+
+/**
+ * Posts (all of, or `amount` of, releasing the rest) or voids a pending transfer, exactly once:
+ * the pending row is locked, and a second attempt answers ALREADY_RESOLVED with the resolution.
+ * An expired pending transfer can only be voided.
+ */
+export async function resolvePendingTransfer(
+  db: Db,
+  input: { merchantId: string; pendingId: string; action: 'post' | 'void'; amount?: bigint; key: string; code: string },
+  now = new Date(),
+): Promise<ResolveOutcome> {
+  const rows = await db.$queryRawUnsafe<TransferRow[]>(
+    `SELECT * FROM ledger_transfers WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
+    input.pendingId,
+    input.merchantId,
+  );
+  const row = rows[0];
+  if (!row) return { ok: false, reason: 'NOT_FOUND' };
+  if (row.kind !== 'pending') return { ok: false, reason: 'NOT_PENDING' };
+  const pending = toTransfer(row);
+  if (row.resolved_at) {
+    const resolution = await db.$queryRawUnsafe<TransferRow[]>(`SELECT * FROM ledger_transfers WHERE pending_id = $1`, row.id);
+    return { ok: false, reason: 'ALREADY_RESOLVED', ...(resolution[0] ? { resolution: toTransfer(resolution[0]) } : {}) };
+  }
+  if (input.action === 'post' && row.expires_at && row.expires_at.getTime() <= now.getTime()) {
+    return { ok: false, reason: 'EXPIRED' };
+  }
+  const amount = input.action === 'post' ? (input.amount ?? row.amount) : row.amount;
+  if (amount <= 0n || amount > row.amount) return { ok: false, reason: 'INVALID_AMOUNT' };
+
+  const accounts = await lockAccounts(db, [row.debit_account_id, row.credit_account_id]);
+  const debit = accounts.get(row.debit_account_id)!;
+  const credit = accounts.get(row.credit_account_id)!;
+  debit.debitsPending -= row.amount;
+  credit.creditsPending -= row.amount;
+  if (input.action === 'post') {
+    debit.debitsPosted += amount;
+    credit.creditsPosted += amount;
+  }
+  const transfer: Transfer = {
+    ...pending,
+    id: uuidv7(now.getTime()),
+    key: input.key,
+    amount,
+    kind: input.action,
+    pendingId: pending.id,
+    expiresAt: null,
+    code: input.code,
+    createdAt: now,
+  };
+  await insertTransfers(db, [transfer]);
+  await db.$executeRawUnsafe(`UPDATE ledger_transfers SET resolved_at = $2::timestamptz WHERE id = $1`, row.id, now.toISOString());
+  await saveBalances(db, [debit, credit]);
+  return { ok: true, transfer, pending };
+}
+
+/** Pending transfers past their expiry, oldest first, for the caller to void with its own bookkeeping. */
+export async function findExpiredPendingTransfers(db: Db, now: Date, limit = 100): Promise<Transfer[]> {
+  const rows = await db.$queryRawUnsafe<TransferRow[]>(
+    `SELECT * FROM ledger_transfers
+     WHERE kind = 'pending' AND resolved_at IS NULL AND expires_at <= $1::timestamptz
+     ORDER BY expires_at LIMIT $2`,
+    now.toISOString(),
+    limit,
+  );
+  return rows.map(toTransfer);
+}
+
+export interface LedgerViolation {
+  check: 'currency_sum' | 'cached_balance' | 'floor' | 'transfer_currency' | 'pending_resolution';
+  detail: string;
+}
+
+/**
+ * Checks the ledger's invariants over the whole database: per currency, credits equal debits;
+ * every account's cached balances equal the sum of its transfers; no account is below its floor;
+ * every transfer joins accounts of its own currency; each pending transfer is resolved at most once.
+ */
+export async function verifyLedger(db: Db): Promise<{ accounts: number; transfers: number; violations: LedgerViolation[] }> {
+  const violations: LedgerViolation[] = [];
+  const sums = await db.$queryRawUnsafe<{ currency: string; posted: bigint; pending: bigint }[]>(
+    `SELECT currency, SUM(credits_posted - debits_posted)::bigint AS posted, SUM(credits_pending - debits_pending)::bigint AS pending
+     FROM ledger_accounts GROUP BY currency`,
+  );
+  for (const s of sums) {
+    if (s.posted !== 0n || s.pending !== 0n) {
+      violations.push({ check: 'currency_sum', detail: `${s.currency}: posted ${s.posted}, pending ${s.pending}` });
+    }
+  }
+  const cached = await db.$queryRawUnsafe<{ id: string; name: string }[]>(
+    `WITH moves AS (
+       SELECT debit_account_id AS account_id,
+              CASE WHEN kind IN ('posted', 'post') THEN amount ELSE 0 END AS dp, 0::bigint AS cp,
+              CASE WHEN kind = 'pending' AND resolved_at IS NULL THEN amount ELSE 0 END AS dq, 0::bigint AS cq
+       FROM ledger_transfers
+       UNION ALL
+       SELECT credit_account_id, 0, CASE WHEN kind IN ('posted', 'post') THEN amount ELSE 0 END,
+              0, CASE WHEN kind = 'pending' AND resolved_at IS NULL THEN amount ELSE 0 END
+       FROM ledger_transfers),
+     totals AS (SELECT account_id, SUM(dp) dp, SUM(cp) cp, SUM(dq) dq, SUM(cq) cq FROM moves GROUP BY account_id)
+     SELECT a.id, a.name FROM ledger_accounts a LEFT JOIN totals t ON t.account_id = a.id
+     WHERE a.debits_posted <> COALESCE(t.dp, 0) OR a.credits_posted <> COALESCE(t.cp, 0)
+        OR a.debits_pending <> COALESCE(t.dq, 0) OR a.credits_pending <> COALESCE(t.cq, 0)`,
+  );
+  for (const row of cached) violations.push({ check: 'cached_balance', detail: `${row.name} (${row.id})` });
+  const floors = await db.$queryRawUnsafe<{ id: string; name: string }[]>(
+    `SELECT id, name FROM ledger_accounts WHERE floor IS NOT NULL AND credits_posted - debits_posted - debits_pending < floor`,
+  );
+  for (const row of floors) violations.push({ check: 'floor', detail: `${row.name} (${row.id})` });
+  const mixed = await db.$queryRawUnsafe<{ id: string }[]>(
+    `SELECT t.id FROM ledger_transfers t
+     JOIN ledger_accounts d ON d.id = t.debit_account_id JOIN ledger_accounts c ON c.id = t.credit_account_id
+     WHERE d.currency <> t.currency OR c.currency <> t.currency OR t.amount <= 0`,
+  );
+  for (const row of mixed) violations.push({ check: 'transfer_currency', detail: row.id });
+  const resolution = await db.$queryRawUnsafe<{ id: string }[]>(
+    `SELECT p.id FROM ledger_transfers p LEFT JOIN ledger_transfers r ON r.pending_id = p.id
+     WHERE p.kind = 'pending' AND ((p.resolved_at IS NULL) <> (r.id IS NULL) OR r.amount > p.amount)`,
+  );
+  for (const row of resolution) violations.push({ check: 'pending_resolution', detail: row.id });
+  const [counts] = await db.$queryRawUnsafe<{ accounts: bigint; transfers: bigint }[]>(
+    `SELECT (SELECT COUNT(*) FROM ledger_accounts) AS accounts, (SELECT COUNT(*) FROM ledger_transfers) AS transfers`,
+  );
+  return { accounts: Number(counts!.accounts), transfers: Number(counts!.transfers), violations };
+}

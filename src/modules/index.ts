@@ -1,0 +1,20 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { MerchantCredentials } from '../auth/credentials.ts';
+import type { CliCommand } from '../cli/commands.ts';
+import type { Db } from '../db/database.ts';
+import type { Deps } from '../deps.ts';
+import type { HttpEnv } from '../http/rest.ts';
+
+/** What a domain module contributes besides its GraphQL fields (registered in graphql/schema.ts). */
+export interface DomainModule {
+  name: string;
+  routes?: (deps: Deps) => OpenAPIHono<HttpEnv>;
+  /** Seeds the module's demo objects for the demo merchant; must be idempotent. */
+  seedDemo?: (db: Db, merchant: MerchantCredentials) => Promise<void>;
+  /** Operator CLI commands, keyed by their two words, e.g. `pocket-group create`. */
+  commands?: Record<string, CliCommand>;
+}
+
+export const modules: DomainModule[] = [];
+
+export const legacyRoutes = (deps: Deps) => modules.flatMap((module) => (module.routes ? [module.routes(deps)] : []));

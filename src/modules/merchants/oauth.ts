@@ -1,0 +1,99 @@
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { issueAccessToken } from '../../auth/credentials.ts';
+import type { Deps } from '../../deps.ts';
+import type { HttpEnv } from '../../http/rest.ts';
+
+const tokenRequest = z
+  .object({
+    grant_type: z.string().min(1).max(64),
+    client_id: z.string().min(1).max(128).optional(),
+    client_secret: z.string().min(1).max(512).optional(),
+    scope: z.string().max(512).optional(),
+  })
+  .strict();
+
+const tokenResponse = z.object({
+  access_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  scope: z.string(),
+});
+
+const oauthError = (error: string, description: string) => ({ error, error_description: description });
+
+/** RFC 6749 §5.2: errors are JSON with `error`, and never cached. */
+function reply(c: { json: (body: unknown, status: 200 | 400 | 401, headers: Record<string, string>) => Response }, body: unknown, status: 200 | 400 | 401) {
+  return c.json(body, status, { 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+}
+
+/**
+ * POST /oauth/token: the client-credentials grant (RFC 6749 §4.4). The client authenticates with
+ * HTTP Basic (client_secret_basic) or with client_id and client_secret in the body
+ * (client_secret_post); the body is a form or JSON.
+ */
+export function oauthRoutes(deps: Deps) {
+  const app = new OpenAPIHono<HttpEnv>();
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/oauth/token',
+    summary: 'Exchange OAuth2 client credentials for an access token',
+    tags: ['oauth'],
+    request: {
+      body: {
+        content: {
+          'application/x-www-form-urlencoded': { schema: tokenRequest },
+          'application/json': { schema: tokenRequest },
+        },
+      },
+    },
+    responses: {
+      200: { description: 'An access token', content: { 'application/json': { schema: tokenResponse } } },
+      400: { description: 'invalid_request, unsupported_grant_type or invalid_scope' },
+      401: { description: 'invalid_client' },
+    },
+  });
+
+  app.post('/oauth/token', async (c) => {
+    const type = c.req.header('content-type') ?? '';
+    let raw: unknown;
+    try {
+      raw = type.includes('application/json') ? await c.req.json() : Object.fromEntries(new URLSearchParams(await c.req.text()));
+    } catch {
+      return reply(c, oauthError('invalid_request', 'The body is not valid JSON or form data.'), 400);
+    }
+    const parsed = tokenRequest.safeParse(raw);
+    if (!parsed.success) {
+      const field = parsed.error.issues[0]?.path.join('.') || 'body';
+      return reply(c, oauthError('invalid_request', `Invalid or unknown parameter: ${field}.`), 400);
+    }
+    const body = parsed.data;
+    if (body.grant_type !== 'client_credentials') {
+      return reply(c, oauthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.'), 400);
+    }
+    let clientId = body.client_id;
+    let clientSecret = body.client_secret;
+    const basic = /^Basic +(\S+)$/i.exec(c.req.header('authorization') ?? '');
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon > 0) {
+        clientId = decodeURIComponent(decoded.slice(0, colon));
+        clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+      }
+    }
+    if (!clientId || !clientSecret) return reply(c, oauthError('invalid_client', 'Client authentication is missing.'), 401);
+    const issued = await issueAccessToken(deps.prisma, {
+      clientId,
+      clientSecret,
+      scope: body.scope ?? null,
+      ttlSeconds: deps.config.OAUTH_TOKEN_TTL_SECONDS,
+    }, deps.clock.now());
+    if ('error' in issued) {
+      return issued.error === 'invalid_client'
+        ? reply(c, oauthError('invalid_client', 'Unknown client or wrong secret.'), 401)
+        : reply(c, oauthError('invalid_scope', 'The requested scope exceeds what the client was granted.'), 400);
+    }
+    return reply(c, { access_token: issued.accessToken, token_type: 'Bearer', expires_in: issued.expiresIn, scope: issued.scope }, 200);
+  });
+  return app;
+}

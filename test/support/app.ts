@@ -1,0 +1,103 @@
+import { buildApp, type App } from '../../src/app.ts';
+import { createMerchant, createOperator, type CreateMerchantInput, type MerchantCredentials } from '../../src/auth/credentials.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { Clock } from '../../src/deps.ts';
+
+/**
+ * The real server on a loopback port, against the embedded database (in memory) or, when
+ * DATABASE_URL and REDIS_URL are set, against PostgreSQL and Redis: the same suites run on both.
+ */
+export interface TestApp {
+  app: App;
+  url: string;
+  /** POST /graphql with the given Authorization header value (or none). */
+  graphql<T = any>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<GraphQLResponse<T>>;
+  /** Any HTTP request; a non-string body is sent as JSON. */
+  request(method: string, path: string, options?: RequestOptions & { body?: unknown }): Promise<HttpResponse>;
+  merchant(input?: Partial<CreateMerchantInput>): Promise<MerchantCredentials>;
+  operator(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface RequestOptions {
+  authorization?: string | null;
+  headers?: Record<string, string>;
+}
+
+export interface GraphQLResponse<T> {
+  status: number;
+  data: T;
+  errors?: { message: string; extensions?: Record<string, any>; path?: (string | number)[] }[];
+  extensions?: Record<string, any>;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: any;
+}
+
+export const usesPostgres = Boolean(process.env.DATABASE_URL);
+
+/** A clock tests move by hand. */
+export class TestClock implements Clock {
+  constructor(private current = new Date()) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+export const token = (credentials: MerchantCredentials) => `Token ${credentials.token}`;
+export const basic = (key: string, secret: string) => `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}`;
+
+export async function startApp(overrides: Partial<Config> = {}, options: { clock?: Clock } = {}): Promise<TestApp> {
+  const config = loadConfig(
+    { ...process.env, DATA_DIR: 'memory://', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', NODE_ENV: 'test' },
+    { PORT: 0, HOST: '127.0.0.1', OUTBOX_POLL_MS: 200, ...overrides },
+  );
+  const app = await buildApp(config, options);
+  const url = await app.listen();
+
+  const request: TestApp['request'] = async (method, path, requestOptions = {}) => {
+    const headers: Record<string, string> = { ...requestOptions.headers };
+    if (requestOptions.authorization) headers.authorization = requestOptions.authorization;
+    let body: string | undefined;
+    if (requestOptions.body !== undefined) {
+      body = typeof requestOptions.body === 'string' ? requestOptions.body : JSON.stringify(requestOptions.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${url}${path}`, { method, headers, body, redirect: 'manual' });
+    const text = await response.text();
+    let json: unknown = undefined;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, json };
+  };
+
+  return {
+    app,
+    url,
+    request,
+    graphql: async (query, variables, requestOptions = {}) => {
+      const response = await request('POST', '/graphql', { ...requestOptions, body: { query, variables } });
+      return { status: response.status, ...(response.json as object) } as GraphQLResponse<any>;
+    },
+    merchant: (input = {}) => createMerchant(app.deps.prisma, { name: 'Test merchant', ...input }),
+    operator: async () => `Bearer ${(await createOperator(app.deps.prisma)).token}`,
+    stop: () => app.stop(),
+  };
+}
+
+/** The ledger's invariants, checked after a suite's money moved. */
+export async function expectLedgerBalanced(testApp: TestApp): Promise<void> {
+  const { verifyLedger } = await import('../../src/ledger/ledger.ts');
+  const result = await verifyLedger(testApp.app.deps.prisma);
+  if (result.violations.length > 0) throw new Error(`ledger violations: ${JSON.stringify(result.violations)}`);
+}
