@@ -23,17 +23,11 @@ const current = readdirSync(schemaDir)
   .sort()
   .map((file) => readFileSync(path.join(schemaDir, file), 'utf8'))
   .join('\n');
-const tmp = path.join('node_modules', '.cache', 'schema.next.prisma');
+const tmp = path.join('node_modules', '.cache', `schema.next.${process.pid}.prisma`);
 mkdirSync(path.dirname(tmp), { recursive: true });
 writeFileSync(tmp, current);
 
-if (init) {
-  for (const entry of readdirSync(migrations, { withFileTypes: true })) {
-    if (entry.isDirectory()) rmSync(path.join(migrations, entry.name), { recursive: true });
-  }
-  rmSync(snapshot, { force: true });
-}
-const from = existsSync(snapshot) ? ['--from-schema-datamodel', snapshot] : ['--from-empty'];
+const from = existsSync(snapshot) && !init ? ['--from-schema-datamodel', snapshot] : ['--from-empty'];
 const sql = execFileSync('npx', ['prisma', 'migrate', 'diff', ...from, '--to-schema-datamodel', tmp, '--script'], {
   env: { ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? 'postgresql://localhost/unused' },
   encoding: 'utf8',
@@ -41,6 +35,12 @@ const sql = execFileSync('npx', ['prisma', 'migrate', 'diff', ...from, '--to-sch
 if (/^-- This is an empty migration/m.test(sql)) {
   console.error('The schema has not changed since the last migration.');
   process.exit(1);
+}
+// Only once the new migration is known good is anything replaced.
+if (init) {
+  for (const entry of readdirSync(migrations, { withFileTypes: true })) {
+    if (entry.isDirectory()) rmSync(path.join(migrations, entry.name), { recursive: true });
+  }
 }
 const stamp = init ? '00000000000000' : new Date().toISOString().replace(/\D/g, '').slice(0, 14);
 const dir = path.join(migrations, `${stamp}_${name}`);

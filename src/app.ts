@@ -12,6 +12,7 @@ import { createGraphQL } from './graphql/yoga.ts';
 import { createHttpApp } from './http/rest.ts';
 import { attachWebSocketServer } from './http/websocket.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { modules } from './modules/index.ts';
 
 export interface App {
   deps: Deps;
@@ -35,20 +36,18 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const { prisma } = database;
   const bus = config.REDIS_URL ? createRedisBus(config.REDIS_URL, logger) : createMemoryBus();
   const relay = new OutboxRelay(prisma, bus, logger, { pollMs: config.OUTBOX_POLL_MS, retentionHours: config.EVENT_RETENTION_HOURS });
-  const deps: Deps = {
-    config,
-    prisma,
-    bus,
-    relay,
-    logger,
-    clock: options.clock ?? systemClock,
-    auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS),
-  };
-  if (config.DEMO) await seedDemo(prisma);
+  const clock = options.clock ?? systemClock;
+  const deps: Deps = { config, prisma, bus, relay, logger, clock, auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS, clock) };
+  if (config.DEMO) await seedDemo(database);
   const yoga = createGraphQL(deps);
   const inFlight = { count: 0 };
   const http = createHttpApp(deps, yoga, database, inFlight);
   relay.start();
+  const stopModules: (() => Promise<void>)[] = [];
+  for (const module of modules) {
+    const stopModule = await module.start?.(deps);
+    if (stopModule) stopModules.push(stopModule);
+  }
 
   let server: Server | null = null;
   let sockets: { close(): Promise<void> } | null = null;
@@ -77,6 +76,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         server.closeAllConnections();
         await closed;
       }
+      for (const stopModule of stopModules.reverse()) await stopModule();
       await relay.stop();
       await relay.flush();
       await bus.close();

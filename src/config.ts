@@ -16,7 +16,7 @@ const schema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'])
     .default('development')
-    .describe('development, production or test. Production hides GraphiQL, introspection and error details.'),
+    .describe('development, production or test. Production turns GraphiQL off unless GRAPHIQL says otherwise.'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000).describe('TCP port to listen on (0 picks a free one).'),
   HOST: z.string().min(1).default('0.0.0.0').describe('Interface to listen on.'),
   DATABASE_URL: postgresUrl
@@ -72,12 +72,106 @@ const schema = z.object({
     .min(0)
     .default(10_000)
     .describe('How long SIGTERM waits for in-flight requests before closing connections.'),
+  INVOICES_MERCHANT_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('The merchant the invoice API\'s legacy routes serve when a request carries no credentials. Default: the demo merchant in demo mode, else none.'),
+  INVOICES_REQUIRE_CREDENTIALS: bool
+    .default(false)
+    .describe('Make the invoice API\'s legacy routes refuse requests without merchant credentials (401).'),
+  PUBLIC_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe('The URL payers and gateways reach this server at, for gateway callback URLs and ready-to-pay links. Default: http://localhost:PORT.'),
+  SANDBOX_GATEWAY: bool
+    .optional()
+    .describe('Start the sandbox gateway (Zarinpal and Shepa emulation) in-process on loopback and send every gateway call to it. Default: on in demo mode.'),
+  ZARINPAL_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://payment.zarinpal.com')
+    .describe('Zarinpal REST v4 host (https://sandbox.zarinpal.com for Zarinpal\'s own sandbox).'),
+  SHEPA_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://merchant.shepa.com')
+    .describe('Shepa API host (https://sandbox.shepa.com for Shepa\'s own sandbox).'),
+  GATEWAY_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(120_000)
+    .default(10_000)
+    .describe('How long a call to a payment gateway may take; past it the payment is left for reconciliation.'),
+  RECONCILE_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(60_000)
+    .describe('How often waiting invoice payments are reconciled with their gateway; 0 turns the schedule off (`cli payments reconcile` still works).'),
+  PAYMENT_RECONCILE_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60_000)
+    .describe('How long a payment waits for its callback before reconciliation asks the gateway about it.'),
+  PAYMENT_EXPIRE_AFTER_MS: z.coerce
+    .number()
+    .int()
+    .min(60_000)
+    .default(60 * 60_000)
+    .describe('A payment still unpaid this long after the payer was sent to the gateway expires.'),
+  CHARGES_TIME_ZONE: z
+    .string()
+    .refine((zone) => {
+      try {
+        new Intl.DateTimeFormat('en-CA', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone, e.g. America/Sao_Paulo')
+    .default('America/Sao_Paulo')
+    .describe('The time zone whose calendar date decides when a charge installment is due or overdue.'),
+  CHARGES_SCHEDULER_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(60_000)
+    .describe('How often the charges scheduler issues recurring installments, marks overdue ones and runs auto-debits; 0 turns it off.'),
+  CHARGES_CALLBACK_POLL_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1000)
+    .describe('How often due charge callbacks are looked for (they are also sent right after the change that queued them); 0 turns delivery off.'),
+  CHARGES_CALLBACK_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(60_000)
+    .default(5000)
+    .describe('How long a charge callback receiver may take to answer before the attempt counts as failed and is retried.'),
+  CHARGES_CALLBACK_ALLOW_PRIVATE: bool
+    .default(false)
+    .describe('Let charge callback_url point at loopback, private, link-local and other non-public addresses (development and tests only).'),
+  CHARGES_CALLBACK_ALLOW_HOSTS: z
+    .string()
+    .optional()
+    .describe('Comma-separated hosts (`host` or `host:port`) charge callbacks may reach even though they resolve to non-public addresses.'),
 });
 
 export type Config = z.infer<typeof schema>;
 
 export const configDescriptions: Record<string, string | undefined> = Object.fromEntries(
   Object.entries(schema.shape).map(([name, field]) => [name, field.description]),
+);
+
+/** Each variable's default, as it would be written in the environment. */
+export const configDefaults: Record<string, string | undefined> = Object.fromEntries(
+  Object.entries(schema.shape).map(([name, field]) => {
+    const parsed = (field as z.ZodType).safeParse(undefined);
+    return [name, parsed.success && parsed.data !== undefined ? String(parsed.data) : undefined];
+  }),
 );
 
 export class ConfigError extends Error {

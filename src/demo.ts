@@ -1,6 +1,6 @@
 import { addToken, createMerchant, type MerchantCredentials } from './auth/credentials.ts';
 import { SCOPES, RIGHTS } from './auth/scopes.ts';
-import type { Db } from './db/database.ts';
+import type { Database, Db } from './db/database.ts';
 import { modules } from './modules/index.ts';
 
 /**
@@ -21,8 +21,23 @@ export const DEMO = {
   basicSecret: 'demo-basic-secret',
 } as const;
 
-/** Seeds the demo merchant and each module's demo objects. Safe to run on every start. */
-export async function seedDemo(db: Db): Promise<MerchantCredentials> {
+/**
+ * Seeds the demo merchant and each module's demo objects. Safe to run on every start, and from
+ * several instances starting together against one PostgreSQL: they take turns on an advisory lock
+ * (PGlite has a single process, and its single connection would be held by the lock).
+ */
+export async function seedDemo(database: Database): Promise<MerchantCredentials> {
+  if (database.kind === 'pglite') return seedDemoObjects(database.prisma);
+  return database.prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock(7275632)');
+      return seedDemoObjects(database.prisma);
+    },
+    { maxWait: 60_000, timeout: 60_000 },
+  );
+}
+
+async function seedDemoObjects(db: Db): Promise<MerchantCredentials> {
   const existing = await db.merchant.findUnique({ where: { id: DEMO.merchantId } });
   const credentials: MerchantCredentials = {
     merchantId: DEMO.merchantId,

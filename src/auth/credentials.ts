@@ -191,15 +191,17 @@ export class Authenticator {
   constructor(
     private readonly db: Db,
     private readonly cacheMs: number,
+    private readonly clock: { now(): Date },
   ) {}
 
-  async authenticate(header: string, now = new Date()): Promise<Principal | null> {
+  async authenticate(header: string): Promise<Principal | null> {
+    const now = this.clock.now().getTime();
     const cached = this.#cache.get(header);
-    if (cached && cached.until > now.getTime()) return cached.principal;
-    const principal = await this.#resolve(header, now);
+    if (cached && cached.until > now) return cached.principal;
+    const { principal, expiresAt } = await this.#resolve(header, now);
     if (this.cacheMs > 0) {
       if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(header, { principal, until: now.getTime() + this.cacheMs });
+      this.#cache.set(header, { principal, until: Math.min(now + this.cacheMs, expiresAt ?? Number.POSITIVE_INFINITY) });
     }
     return principal;
   }
@@ -209,28 +211,30 @@ export class Authenticator {
     this.#cache.clear();
   }
 
-  async #resolve(header: string, now: Date): Promise<Principal | null> {
+  async #resolve(header: string, now: number): Promise<{ principal: Principal | null; expiresAt?: number }> {
+    const none = { principal: null };
     const match = /^(Token|Bearer|Basic) +(\S+)\s*$/i.exec(header);
-    if (!match) return null;
+    if (!match) return none;
     const scheme = (match[1]!.charAt(0).toUpperCase() + match[1]!.slice(1).toLowerCase()) as AuthScheme;
     const value = match[2]!;
-    if (value.length > 512) return null;
+    if (value.length > 512) return none;
     let row: CredentialRow | null;
     if (scheme === 'Basic') {
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
-      if (colon <= 0) return null;
+      if (colon <= 0) return none;
       row = await findCredential(this.db, { kind_publicId: { kind: 'basic', publicId: decoded.slice(0, colon) } });
-      if (!row || !sameDigest(row.secretHash, hashSecret(decoded.slice(colon + 1)))) return null;
+      if (!row || !sameDigest(row.secretHash, hashSecret(decoded.slice(colon + 1)))) return none;
     } else {
       const digest = hashSecret(value);
       row = await findCredential(this.db, { secretHash: digest });
-      if (!row || !sameDigest(row.secretHash, digest) || !kindsByScheme[scheme].includes(row.kind as CredentialKind)) return null;
+      if (!row || !sameDigest(row.secretHash, digest) || !kindsByScheme[scheme].includes(row.kind as CredentialKind)) return none;
     }
-    if (row.revokedAt || (row.expiresAt && row.expiresAt.getTime() <= now.getTime())) return null;
-    if (row.kind === 'operator') return { kind: 'operator', credentialId: row.id };
-    if (!row.merchantId || !row.merchant) return null;
-    return {
+    const expiresAt = row.expiresAt?.getTime();
+    if (row.revokedAt || (expiresAt !== undefined && expiresAt <= now)) return none;
+    if (row.kind === 'operator') return { principal: { kind: 'operator', credentialId: row.id } };
+    if (!row.merchantId || !row.merchant) return none;
+    const principal: Principal = {
       kind: 'merchant',
       merchantId: row.merchantId,
       companyId: row.merchant.companyId,
@@ -239,5 +243,6 @@ export class Authenticator {
       scopes: new Set(row.scopes),
       rights: new Set(row.rights),
     };
+    return expiresAt === undefined ? { principal } : { principal, expiresAt };
   }
 }

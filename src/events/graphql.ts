@@ -53,7 +53,7 @@ builder.subscriptionField('events', (t) =>
     description: "The merchant's events as they happen; pass the last id seen as `after` to first receive what was missed.",
     args: { after: t.arg.id({ required: false }) },
     subscribe: (_root, args, ctx) => {
-      const merchant = requireMerchant(ctx.principal);
+      const merchant = requireMerchant(ctx.principal, { scope: 'events' });
       const after = args.after === null || args.after === undefined ? null : String(args.after);
       if (after !== null && !/^\d{1,19}$/.test(after)) throw invalid('after', 'after is an event id.');
       return merchantEvents(ctx.deps, merchant.merchantId, after === null ? null : BigInt(after));

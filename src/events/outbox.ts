@@ -28,7 +28,7 @@ export async function recordEvents(db: Db, events: NewEvent[], now = new Date())
 }
 
 export interface EventRow {
-  id: bigint;
+  seq: bigint;
   merchant_id: string;
   type: string;
   topic: string;
@@ -39,7 +39,7 @@ export interface EventRow {
 
 export function toMessage(row: EventRow): EventMessage {
   return {
-    id: row.id.toString(),
+    id: row.seq.toString(),
     type: row.type,
     merchantId: row.merchant_id,
     objectId: row.object_id,
@@ -48,13 +48,13 @@ export function toMessage(row: EventRow): EventMessage {
   };
 }
 
-/** A merchant's events after `afterId`, in order, from the durable event log. */
-export async function readEventLog(db: Db, merchantId: string, afterId: bigint, limit = 500): Promise<EventMessage[]> {
+/** A merchant's published events after stream position `afterSeq`, in order, from the durable event log. */
+export async function readEventLog(db: Db, merchantId: string, afterSeq: bigint, limit = 500): Promise<EventMessage[]> {
   const rows = await db.$queryRawUnsafe<EventRow[]>(
-    `SELECT id, merchant_id, type, topic, object_id, payload, occurred_at FROM events
-     WHERE merchant_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3`,
+    `SELECT seq, merchant_id, type, topic, object_id, payload, occurred_at FROM events
+     WHERE merchant_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3`,
     merchantId,
-    afterId.toString(),
+    afterSeq.toString(),
     limit,
   );
   return rows.map(toMessage);
@@ -63,7 +63,7 @@ export async function readEventLog(db: Db, merchantId: string, afterId: bigint, 
 /**
  * Publishes committed outbox events and marks them sent. Runs when kicked after a commit and on a
  * timer (catching events left by a Redis outage or written by another process, such as the CLI).
- * Rows are claimed with SKIP LOCKED, so several instances never publish the same event together.
+ * Delivery is at least once: if the commit after a publish fails, the batch is published again.
  */
 export class OutboxRelay {
   #running: Promise<void> | null = null;
@@ -120,12 +120,39 @@ export class OutboxRelay {
     } while (this.#again);
   }
 
-  /** Publishes up to one batch; answers how many events were published. */
+  /**
+   * Numbers, then publishes, up to one batch; answers how many events were published.
+   * Numbering commits first: stream positions are handed out under the cursor row's lock, in one
+   * order for every instance, and are durable before any subscriber sees them, so one who resumes
+   * after position N finds everything later in the log. Publishing then takes the same lock, so
+   * instances publish in position order; a batch whose marking fails is published again under the
+   * same positions, which subscribers drop as repeats.
+   */
   async publishBatch(limit = 200): Promise<number> {
+    await this.prisma.$transaction(async (tx) => {
+      const [cursor] = await tx.$queryRawUnsafe<{ last_seq: bigint }[]>(
+        `INSERT INTO event_cursor (id, last_seq) VALUES (1, 0)
+         ON CONFLICT (id) DO UPDATE SET last_seq = event_cursor.last_seq RETURNING last_seq`,
+      );
+      const unnumbered = await tx.$queryRawUnsafe<{ id: bigint }[]>(
+        `SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT $1`,
+        limit,
+      );
+      if (unnumbered.length === 0) return;
+      const last = cursor!.last_seq + BigInt(unnumbered.length);
+      await tx.$executeRawUnsafe(
+        `UPDATE events AS e SET seq = v.seq
+         FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seq) WHERE e.id = v.id`,
+        unnumbered.map((row) => row.id.toString()),
+        unnumbered.map((_, index) => (cursor!.last_seq + BigInt(index + 1)).toString()),
+      );
+      await tx.$executeRawUnsafe(`UPDATE event_cursor SET last_seq = $1::bigint WHERE id = 1`, last.toString());
+    });
     return this.prisma.$transaction(async (tx) => {
+      await tx.$queryRawUnsafe(`SELECT last_seq FROM event_cursor WHERE id = 1 FOR UPDATE`);
       const rows = await tx.$queryRawUnsafe<EventRow[]>(
-        `SELECT id, merchant_id, type, topic, object_id, payload, occurred_at FROM events
-         WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        `SELECT seq, merchant_id, type, topic, object_id, payload, occurred_at FROM events
+         WHERE seq IS NOT NULL AND published_at IS NULL ORDER BY seq LIMIT $1`,
         limit,
       );
       for (const row of rows) {
@@ -135,8 +162,8 @@ export class OutboxRelay {
       }
       if (rows.length > 0) {
         await tx.$executeRawUnsafe(
-          `UPDATE events SET published_at = now() WHERE id = ANY($1::bigint[])`,
-          rows.map((row) => row.id.toString()),
+          `UPDATE events SET published_at = now() WHERE seq = ANY($1::bigint[])`,
+          rows.map((row) => row.seq.toString()),
         );
       }
       return rows.length;

@@ -1,3 +1,5 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 import { buildApp, type App } from '../../src/app.ts';
 import { createMerchant, createOperator, type CreateMerchantInput, type MerchantCredentials } from '../../src/auth/credentials.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -10,7 +12,8 @@ import type { Clock } from '../../src/deps.ts';
 export interface TestApp {
   app: App;
   url: string;
-  /** POST /graphql with the given Authorization header value (or none). */
+  /** POST /graphql with the given Authorization header value (or none); typed when given a generated document. */
+  graphql<T, V>(document: TypedDocumentNode<T, V>, variables?: V, options?: RequestOptions): Promise<GraphQLResponse<T>>;
   graphql<T = any>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<GraphQLResponse<T>>;
   /** Any HTTP request; a non-string body is sent as JSON. */
   request(method: string, path: string, options?: RequestOptions & { body?: unknown }): Promise<HttpResponse>;
@@ -85,7 +88,8 @@ export async function startApp(overrides: Partial<Config> = {}, options: { clock
     app,
     url,
     request,
-    graphql: async (query, variables, requestOptions = {}) => {
+    graphql: async (document: string | TypedDocumentNode<unknown, unknown>, variables?: unknown, requestOptions: RequestOptions = {}) => {
+      const query = typeof document === 'string' ? document : print(document);
       const response = await request('POST', '/graphql', { ...requestOptions, body: { query, variables } });
       return { status: response.status, ...(response.json as object) } as GraphQLResponse<any>;
     },

@@ -61,6 +61,11 @@ export function oauthRoutes(deps: Deps) {
     } catch {
       return reply(c, oauthError('invalid_request', 'The body is not valid JSON or form data.'), 400);
     }
+    // RFC 6749 §5.2: another grant (e.g. the recharge document's login_info) is unsupported, whatever parameters it carries.
+    const grant = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).grant_type : undefined;
+    if (typeof grant === 'string' && grant !== 'client_credentials') {
+      return reply(c, oauthError('unsupported_grant_type', 'Only grant_type=client_credentials is supported.'), 400);
+    }
     const parsed = tokenRequest.safeParse(raw);
     if (!parsed.success) {
       const field = parsed.error.issues[0]?.path.join('.') || 'body';

@@ -1,0 +1,41 @@
+/**
+ * `npm run codegen`: prints the schema built from the code, sorted, to schema/schema.graphql, then
+ * generates typed documents (graphql-codegen's client preset) from test/documents/*.graphql into
+ * test/generated/. test/foundation/schema.test.ts fails when the checked-in SDL differs.
+ */
+import { writeFileSync } from 'node:fs';
+import { generate } from '@graphql-codegen/cli';
+import type { CodegenConfig } from '@graphql-codegen/cli';
+import { printSchema } from 'graphql';
+import { buildSchema } from './src/graphql/schema.ts';
+
+export const SDL_PATH = 'schema/schema.graphql';
+
+export function printSdl(): string {
+  return `${printSchema(buildSchema())}\n`;
+}
+
+const config: CodegenConfig = {
+  schema: SDL_PATH,
+  documents: ['test/documents/**/*.graphql'],
+  ignoreNoDocuments: true,
+  emitLegacyCommonJSImports: false,
+  generates: {
+    'test/generated/': {
+      preset: 'client',
+      config: {
+        scalars: { BigInt: 'string', DateTime: 'string', JSON: 'unknown' },
+        enumsAsTypes: true,
+        useTypeImports: true,
+      },
+      presetConfig: { fragmentMasking: false },
+    },
+  },
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(SDL_PATH, printSdl());
+  await generate(config, true);
+}
+
+export default config;

@@ -1,0 +1,156 @@
+import { createClient, type Client } from 'graphql-ws';
+import { print } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { transact } from '../../src/deps.ts';
+import { recordEvents } from '../../src/events/outbox.ts';
+import { EventsDocument } from '../generated/graphql.ts';
+import { startApp, token, usesPostgres, type TestApp } from '../support/app.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startApp();
+});
+afterAll(() => t.stop());
+
+const emit = (merchantId: string, objectId: string, type = 'test.happened') =>
+  transact(t.app.deps, (tx) => recordEvents(tx, [{ merchantId, type, topic: 'TEST', objectId, data: { objectId } }]));
+
+function wsClient(authorization: string, onClose?: (code: number) => void): Client {
+  return createClient({
+    url: `${t.url.replace('http', 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization },
+    retryAttempts: 0,
+    lazy: true,
+    on: { closed: (event) => onClose?.((event as CloseEvent).code) },
+  });
+}
+
+/** Collects `count` events of one subscription, then stops it. */
+function collect(client: Client, variables: { after?: string | null }, count: number) {
+  const seen: { id: string; type: string; objectId: string }[] = [];
+  let started!: () => void;
+  const ready = new Promise<void>((resolve) => (started = resolve));
+  const done = new Promise<typeof seen>((resolve, reject) => {
+    const stop = client.subscribe<{ events: (typeof seen)[number] }>(
+      { query: print(EventsDocument), variables },
+      {
+        next: (result) => {
+          if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+          seen.push(result.data!.events);
+          if (seen.length === count) {
+            stop();
+            resolve(seen);
+          }
+        },
+        error: reject,
+        complete: () => resolve(seen),
+      },
+    );
+  });
+  client.on('connected', () => setTimeout(started, 50));
+  return { ready, done };
+}
+
+describe('events subscription', () => {
+  it('delivers a merchant its own events over graphql-ws, and no one else\'s', async () => {
+    const a = await t.merchant();
+    const b = await t.merchant();
+    const client = wsClient(token(a));
+    const sub = collect(client, {}, 2);
+    await sub.ready;
+    await emit(b.merchantId, 'b-1');
+    await emit(a.merchantId, 'a-1', 'test.first');
+    await emit(a.merchantId, 'a-2', 'test.second');
+    const events = await sub.done;
+    expect(events.map((e) => [e.type, e.objectId])).toEqual([
+      ['test.first', 'a-1'],
+      ['test.second', 'a-2'],
+    ]);
+    expect(BigInt(events[1]!.id)).toBeGreaterThan(BigInt(events[0]!.id));
+    await client.dispose();
+  });
+
+  it('first replays what was missed after the given id, then continues live, without repeats', async () => {
+    const a = await t.merchant();
+    await emit(a.merchantId, 'old-1');
+    await t.app.deps.relay.flush();
+    const [first] = await t.app.deps.prisma.event.findMany({ where: { merchantId: a.merchantId }, orderBy: { seq: 'asc' } });
+    await emit(a.merchantId, 'missed-1');
+    await emit(a.merchantId, 'missed-2');
+    const client = wsClient(token(a));
+    const sub = collect(client, { after: first!.seq!.toString() }, 3);
+    await sub.ready;
+    await emit(a.merchantId, 'live-1');
+    expect((await sub.done).map((e) => e.objectId)).toEqual(['missed-1', 'missed-2', 'live-1']);
+    await client.dispose();
+  });
+
+  it('streams over SSE with the HTTP authorization header', async () => {
+    const a = await t.merchant();
+    const controller = new AbortController();
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: token(a) },
+      body: JSON.stringify({ query: print(EventsDocument) }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    setTimeout(() => void emit(a.merchantId, 'sse-1', 'test.sse'), 200);
+    let text = '';
+    while (!text.includes('test.sse')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    expect(text).toMatch(/event: next\ndata: .*"objectId":"sse-1"/);
+  });
+
+  it('closes a graphql-ws connection with bad credentials with 4403', async () => {
+    const closed = new Promise<number>((resolve) => {
+      const client = wsClient('Token wrong', resolve);
+      client.subscribe({ query: print(EventsDocument) }, { next: () => {}, error: () => {}, complete: () => {} });
+    });
+    expect(await closed).toBe(4403);
+  });
+
+  it('refuses a credential without the events scope', async () => {
+    const limited = await t.merchant({ scopes: ['pockets'] });
+    const client = wsClient(token(limited));
+    const error = await new Promise<unknown>((resolve) =>
+      client.subscribe({ query: print(EventsDocument) }, { next: resolve, error: resolve, complete: () => resolve(null) }),
+    );
+    expect(error).toMatchObject({ errors: [{ extensions: { code: 'FORBIDDEN' } }] });
+    await client.dispose();
+  });
+});
+
+describe.skipIf(!usesPostgres || !process.env.REDIS_URL)('across instances', () => {
+  it('delivers, once, an event committed on another instance', async () => {
+    const second = await startApp();
+    try {
+      const a = await t.merchant();
+      const client = wsClient(token(a));
+      const seen: string[] = [];
+      let connected!: () => void;
+      const ready = new Promise<void>((resolve) => (connected = resolve));
+      client.on('connected', () => setTimeout(connected, 100));
+      client.subscribe<{ events: { objectId: string } }>(
+        { query: print(EventsDocument) },
+        { next: (r) => seen.push(r.data!.events.objectId), error: () => {}, complete: () => {} },
+      );
+      await ready;
+      await transact(second.app.deps, (tx) =>
+        recordEvents(tx, [{ merchantId: a.merchantId, type: 'test.remote', topic: 'TEST', objectId: 'remote-1' }]),
+      );
+      await second.app.deps.relay.flush();
+      await emit(a.merchantId, 'local-1', 'test.local');
+      await t.app.deps.relay.flush();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(seen).toEqual(['remote-1', 'local-1']);
+      await client.dispose();
+    } finally {
+      await second.stop();
+    }
+  });
+});

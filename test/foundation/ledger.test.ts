@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { transact } from '../../src/deps.ts';
+import {
+  availableBalance,
+  balance,
+  createTransfers,
+  findAccount,
+  openAccounts,
+  resolvePendingTransfer,
+  verifyLedger,
+  type Account,
+} from '../../src/ledger/ledger.ts';
+import { uuidv7 } from '../../src/lib/ids.ts';
+import { expectLedgerBalanced, startApp, usesPostgres, type TestApp } from '../support/app.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startApp();
+});
+afterAll(async () => {
+  await expectLedgerBalanced(t);
+  await t.stop();
+});
+
+async function accounts(cap: bigint | null) {
+  const merchant = await t.merchant();
+  const opened = await openAccounts(t.app.deps.prisma, [
+    { merchantId: merchant.merchantId, name: 'funding', kind: 'test_funding', currency: 'IRR', floor: cap === null ? null : -cap },
+    { merchantId: merchant.merchantId, name: 'user', kind: 'test_user', currency: 'IRR', floor: 0n },
+    { merchantId: merchant.merchantId, name: 'usd', kind: 'test_user', currency: 'USD', floor: 0n },
+  ]);
+  return { merchantId: merchant.merchantId, funding: opened.get('funding')!, user: opened.get('user')!, usd: opened.get('usd')! };
+}
+
+const reload = async (merchantId: string, account: Account) => (await findAccount(t.app.deps.prisma, merchantId, account.name))!;
+const move = (merchantId: string, from: Account, to: Account, amount: bigint, extra: object = {}) => ({
+  merchantId,
+  key: uuidv7(),
+  debitAccountId: from.id,
+  creditAccountId: to.id,
+  amount,
+  currency: from.currency,
+  code: 'test',
+  ...extra,
+});
+
+describe('ledger', () => {
+  it('judges each transfer of a batch on its own, in order, against the floor', async () => {
+    const { merchantId, funding, user } = await accounts(100n);
+    const outcomes = await transact(t.app.deps, (tx) =>
+      createTransfers(tx, [move(merchantId, funding, user, 60n), move(merchantId, funding, user, 50n), move(merchantId, funding, user, 40n)]),
+    );
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual(['ok', 'FLOOR_EXCEEDED', 'ok']);
+    expect(balance(await reload(merchantId, user))).toBe(100n);
+    expect(balance(await reload(merchantId, funding))).toBe(-100n);
+  });
+
+  it('refuses zero, negative, same-account, cross-currency, foreign and repeated-key transfers', async () => {
+    const a = await accounts(null);
+    const b = await accounts(null);
+    const repeated = move(a.merchantId, a.funding, a.user, 1n);
+    const outcomes = await transact(t.app.deps, (tx) =>
+      createTransfers(tx, [
+        move(a.merchantId, a.funding, a.user, 0n),
+        move(a.merchantId, a.funding, a.user, -5n),
+        move(a.merchantId, a.user, a.user, 5n),
+        move(a.merchantId, a.funding, a.usd, 5n),
+        move(a.merchantId, a.funding, b.user, 5n),
+        repeated,
+        repeated,
+      ]),
+    );
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual([
+      'INVALID_AMOUNT',
+      'INVALID_AMOUNT',
+      'SAME_ACCOUNT',
+      'CURRENCY_MISMATCH',
+      'ACCOUNT_NOT_FOUND',
+      'ok',
+      'DUPLICATE_KEY',
+    ]);
+    const again = await transact(t.app.deps, (tx) => createTransfers(tx, [repeated]));
+    expect(again[0]).toEqual({ ok: false, reason: 'DUPLICATE_KEY' });
+    expect(balance(await reload(a.merchantId, a.user))).toBe(1n);
+  });
+
+  it('reserves with pending transfers, then posts or voids each exactly once', async () => {
+    const { merchantId, funding, user } = await accounts(100n);
+    const [held, other, expiring] = await transact(t.app.deps, (tx) =>
+      createTransfers(tx, [
+        move(merchantId, funding, user, 70n, { pending: { expiresAt: null } }),
+        move(merchantId, funding, user, 40n, { pending: { expiresAt: null } }),
+        move(merchantId, funding, user, 30n, { pending: { expiresAt: new Date(Date.now() - 1000) } }),
+      ]),
+    );
+    expect(other).toEqual({ ok: false, reason: 'FLOOR_EXCEEDED' });
+    expect(held!.ok && expiring!.ok).toBe(true);
+    if (!held!.ok || !expiring!.ok) return;
+    expect(availableBalance(await reload(merchantId, funding))).toBe(-100n);
+    expect(balance(await reload(merchantId, user))).toBe(0n);
+
+    const post = (pendingId: string, amount?: bigint) =>
+      transact(t.app.deps, (tx) =>
+        resolvePendingTransfer(tx, { merchantId, pendingId, action: 'post', key: uuidv7(), code: 'test', ...(amount ? { amount } : {}) }),
+      );
+    const posted = await post(held!.transfer.id, 50n);
+    expect(posted.ok).toBe(true);
+    const second = await post(held!.transfer.id);
+    expect(second).toMatchObject({ ok: false, reason: 'ALREADY_RESOLVED' });
+    expect(!second.ok && second.resolution?.amount).toBe(50n);
+    expect(await post(expiring!.transfer.id)).toEqual({ ok: false, reason: 'EXPIRED' });
+    const voided = await transact(t.app.deps, (tx) =>
+      resolvePendingTransfer(tx, { merchantId, pendingId: expiring!.transfer.id, action: 'void', key: uuidv7(), code: 'test' }),
+    );
+    expect(voided.ok).toBe(true);
+    const userNow = await reload(merchantId, user);
+    const fundingNow = await reload(merchantId, funding);
+    expect([balance(userNow), userNow.creditsPending]).toEqual([50n, 0n]);
+    expect([balance(fundingNow), fundingNow.debitsPending]).toEqual([-50n, 0n]);
+  });
+
+  it('detects a cached balance that disagrees with the transfers', async () => {
+    const { merchantId, funding, user } = await accounts(null);
+    await transact(t.app.deps, (tx) => createTransfers(tx, [move(merchantId, funding, user, 5n)]));
+    await t.app.deps.prisma.$executeRawUnsafe(`UPDATE ledger_accounts SET credits_posted = credits_posted + 1 WHERE id = $1`, user.id);
+    const broken = await verifyLedger(t.app.deps.prisma);
+    expect(broken.violations.map((v) => v.check)).toEqual(expect.arrayContaining(['currency_sum', 'cached_balance']));
+    await t.app.deps.prisma.$executeRawUnsafe(`UPDATE ledger_accounts SET credits_posted = credits_posted - 1 WHERE id = $1`, user.id);
+    expect((await verifyLedger(t.app.deps.prisma)).violations).toEqual([]);
+  });
+
+  it(`never loses an update or breaks a floor under ${usesPostgres ? 'real concurrent' : 'queued'} transactions on one account`, async () => {
+    const { merchantId, funding, user } = await accounts(5_000n);
+    const amounts = Array.from({ length: 300 }, (_, i) => BigInt((i % 7) + 20));
+    const results = await Promise.all(
+      amounts.map((amount) =>
+        transact(t.app.deps, (tx) => createTransfers(tx, [move(merchantId, funding, user, amount)])).then(
+          ([outcome]) => (outcome!.ok ? amount : 0n),
+          () => 0n,
+        ),
+      ),
+    );
+    const acknowledged = results.reduce((sum, amount) => sum + amount, 0n);
+    const total = amounts.reduce((sum, amount) => sum + amount, 0n);
+    expect(total).toBeGreaterThan(5_000n);
+    expect(acknowledged).toBeLessThanOrEqual(5_000n);
+    expect(acknowledged).toBeGreaterThan(5_000n - 27n);
+    expect(balance(await reload(merchantId, user))).toBe(acknowledged);
+    expect(balance(await reload(merchantId, funding))).toBe(-acknowledged);
+  });
+});

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, token, type TestApp } from '../support/app.ts';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startApp();
+});
+afterAll(() => t.stop());
+
+describe('HTTP surface', () => {
+  it('reports liveness and readiness', async () => {
+    expect((await t.request('GET', '/healthz')).json).toEqual({ status: 'ok' });
+    const ready = await t.request('GET', '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.json).toMatchObject({ status: 'ready', database: 'up' });
+    expect(ready.json.redis).toBe(process.env.REDIS_URL ? 'up' : 'not configured');
+  });
+
+  it('publishes an OpenAPI 3.1 document of the REST routes', async () => {
+    const doc = await t.request('GET', '/openapi.json');
+    expect(doc.json.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.json.paths)).toContain('/oauth/token');
+  });
+
+  it('serves GraphiQL to a browser outside production', async () => {
+    const page = await t.request('GET', '/graphql', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('graphiql');
+  });
+
+  it('answers unknown routes, oversized bodies and masked errors in JSON', async () => {
+    const missing = await t.request('GET', '/nowhere');
+    expect(missing.status).toBe(404);
+    expect(missing.json.error).toBe('not_found');
+    // The server answers before reading the rest of the body, then closes that connection.
+    const big = await t.request('POST', '/oauth/token', {
+      body: 'x'.repeat(1024 * 1024 + 1),
+      headers: { 'content-type': 'text/plain', connection: 'close' },
+    });
+    expect(big.status).toBe(413);
+    const m = await t.merchant();
+    const bad = await t.graphql('{ viewer { nope } }', {}, { authorization: token(m) });
+    expect(bad.errors?.[0]?.message).toContain('Cannot query field "nope"');
+    expect(JSON.stringify(bad)).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it('echoes a request id, or makes one', async () => {
+    const given = await t.request('GET', '/healthz', { headers: { 'x-request-id': 'abc-123' } });
+    expect(given.headers.get('x-request-id')).toBe('abc-123');
+    const made = await t.request('GET', '/healthz', { headers: { 'x-request-id': 'not valid!' } });
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('readiness without Redis', () => {
+  it('answers 503 on /readyz while Redis is unreachable, and stays alive on /healthz', async () => {
+    const down = await startApp({ REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const ready = await down.request('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.json).toMatchObject({ status: 'unavailable', database: 'up', redis: 'down' });
+      expect((await down.request('GET', '/healthz')).status).toBe(200);
+    } finally {
+      await down.stop();
+    }
+  });
+});
