@@ -1,0 +1,386 @@
+/**
+ * Pockets: users' balances in a merchant's pocket groups, charged in batches from the group's
+ * funding account and traced by the client's token.
+ *
+ * Invariants kept here:
+ * - A token (UUIDv7) is spent by its first judgement, once per merchant, forever: the unique index
+ *   (merchant_id, token) on pocket_charges is the claim, taken before any money moves, in the same
+ *   transaction as the transfer. A replay of the same charge answers the stored result; any other
+ *   reuse answers DUPLICATE_TOKEN.
+ * - Money moves only through the ledger, keyed `pocket-charge:<token>`, from the group's funding
+ *   account (floor -cap) to the pocket's account (floor 0).
+ * - A batch is one transaction whose statement count does not depend on its size, and every lock
+ *   is taken in one global order (tokens, then pockets, then accounts, each sorted), so concurrent
+ *   batches wait for each other but never deadlock.
+ */
+import type { Db, Prisma } from '../../db/database.ts';
+import { transact, type Deps } from '../../deps.ts';
+import { AppError, invalid, notFound } from '../../errors.ts';
+import { recordEvents } from '../../events/outbox.ts';
+import type { PocketCharge, PocketGroup } from '../../generated/prisma/client.ts';
+import { balance, createTransfers, findAccount, openAccounts, setFloor, type Account } from '../../ledger/ledger.ts';
+import { isUuidV7, uuidv7 } from '../../lib/ids.ts';
+import { isChargeFailure, MAX_BATCH_SIZE, MAX_CHARGE_AMOUNT, PocketChargeError, type ChargeFailure } from './charge-failures.ts';
+import { canonicalPhoneNumber } from './phone-number.ts';
+
+export const POCKET_TOPIC = 'POCKET';
+export const POCKET_CHARGED = 'pocket.charged';
+
+export const fundingAccountName = (groupId: string) => `pocket-group:${groupId}:funding`;
+export const pocketAccountName = (groupId: string, phoneNumber: string) => `pocket:${groupId}:${phoneNumber}`;
+
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const CURRENCY = /^[A-Z]{3}$/;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The CLI and the demo seed hand over the client itself; a caller's transaction is used as it is. */
+function inTransaction<T>(db: Db, fn: (tx: Db) => Promise<T>): Promise<T> {
+  const client = db as Partial<Pick<Prisma, '$transaction'>>;
+  return typeof client.$transaction === 'function' ? client.$transaction(fn) : fn(db);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups (operator side)
+
+export interface CreatePocketGroupInput {
+  merchantId: string;
+  slug: string;
+  name?: string | null;
+  currency?: string;
+  /** null or absent: no cap, the funding account may go negative without limit. */
+  cap?: bigint | null;
+}
+
+export async function createPocketGroup(db: Db, input: CreatePocketGroupInput, now: Date): Promise<PocketGroup> {
+  const currency = input.currency ?? 'IRR';
+  const cap = input.cap ?? null;
+  if (input.slug.length > 64 || !SLUG.test(input.slug)) {
+    throw invalid('slug', 'A slug has 1 to 64 lowercase letters, digits and single hyphens, e.g. my-pocket-group.');
+  }
+  if (!CURRENCY.test(currency)) throw invalid('currency', 'A currency is a three-letter ISO 4217 code, e.g. IRR.');
+  if (cap !== null && cap < 0n) throw invalid('cap', 'A cap is zero or more minor units.');
+  if (!(await db.merchant.findUnique({ where: { id: input.merchantId } }))) throw notFound('Merchant');
+  const taken = () => new AppError('CONFLICT', `The merchant already has a pocket group "${input.slug}".`, 'slug');
+  if (await findPocketGroup(db, input.merchantId, input.slug)) throw taken();
+  try {
+    return await inTransaction(db, async (tx) => {
+      const id = uuidv7(now.getTime());
+      const accounts = await openAccounts(tx, [
+        { merchantId: input.merchantId, name: fundingAccountName(id), kind: 'pocket_group_funding', currency, floor: cap === null ? null : -cap },
+      ]);
+      return tx.pocketGroup.create({
+        data: {
+          id,
+          merchantId: input.merchantId,
+          slug: input.slug,
+          name: input.name ?? null,
+          currency,
+          fundingAccountId: accounts.get(fundingAccountName(id))!.id,
+          cap,
+          createdAt: now,
+        },
+      });
+    });
+  } catch (error) {
+    // A concurrent create of the same slug lost the race on the unique index.
+    if ((error as { code?: string }).code === 'P2002') throw taken();
+    throw error;
+  }
+}
+
+/** Raises a capped group's cap (and so lowers its funding account's floor) by `amount`. */
+export async function fundPocketGroup(db: Db, input: { merchantId: string; slug: string; amount: bigint }): Promise<PocketGroup> {
+  if (input.amount <= 0n) throw invalid('amount', 'The amount is a positive number of minor units.');
+  return inTransaction(db, async (tx) => {
+    // The row lock taken by this update serialises concurrent fundings of one group.
+    const [raised] = await tx.$queryRawUnsafe<{ id: string; cap: bigint | null; funding_account_id: string }[]>(
+      `UPDATE pocket_groups SET cap = cap + $3::bigint WHERE merchant_id = $1 AND slug = $2
+       RETURNING id, cap, funding_account_id`,
+      input.merchantId,
+      input.slug,
+      input.amount.toString(),
+    );
+    if (!raised) throw notFound('Pocket group');
+    if (raised.cap === null) throw invalid('slug', 'This pocket group has no cap, so there is nothing to fund.');
+    // Lowering a floor is always accepted.
+    await setFloor(tx, raised.funding_account_id, -raised.cap);
+    return tx.pocketGroup.findUniqueOrThrow({ where: { id: raised.id } });
+  });
+}
+
+export function findPocketGroup(db: Db, merchantId: string, slug: string): Promise<PocketGroup | null> {
+  return db.pocketGroup.findUnique({ where: { merchantId_slug: { merchantId, slug } } });
+}
+
+export interface PocketGroupFunding {
+  /** What the group's charges have moved so far. */
+  spent: bigint;
+  /** What the cap still allows; null for a group without a cap. */
+  remaining: bigint | null;
+}
+
+export function fundingOf(group: Pick<PocketGroup, 'cap'>, account: Account): PocketGroupFunding {
+  const spent = -balance(account);
+  return { spent, remaining: group.cap === null ? null : group.cap - spent };
+}
+
+export async function listPocketGroups(db: Db, merchantId: string) {
+  const groups = await db.pocketGroup.findMany({ where: { merchantId }, orderBy: { createdAt: 'asc' }, include: { _count: { select: { pockets: true } } } });
+  return Promise.all(
+    groups.map(async ({ _count, ...group }) => {
+      const account = await findAccount(db, merchantId, fundingAccountName(group.id));
+      return { ...group, pockets: _count.pockets, ...fundingOf(group, account!) };
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pockets and charges (merchant side)
+
+export async function findPocket(db: Db, merchantId: string, groupSlug: string, phoneNumber: string) {
+  const canonical = canonicalPhoneNumber(phoneNumber);
+  if (!canonical) throw invalid('phoneNumber', 'The phone number is not a valid Iranian mobile number, such as 989120000000.');
+  const group = await findPocketGroup(db, merchantId, groupSlug);
+  if (!group) return null;
+  return db.pocket.findUnique({ where: { groupId_phoneNumber: { groupId: group.id, phoneNumber: canonical } } });
+}
+
+/** The merchant's charge with this token (any group, any outcome), or null. */
+export function findCharge(db: Db, merchantId: string, token: string): Promise<PocketCharge | null> {
+  if (!isUuidV7(token)) return Promise.resolve(null);
+  return db.pocketCharge.findUnique({ where: { merchantId_token: { merchantId, token: token.toLowerCase() } } });
+}
+
+/** The legacy trace: a successful charge of this merchant in this group, or null. */
+export async function traceCharge(db: Db, merchantId: string, groupSlug: string, token: string): Promise<PocketCharge | null> {
+  const charge = await findCharge(db, merchantId, token);
+  if (!charge || charge.status !== 'success') return null;
+  const group = await db.pocketGroup.findUnique({ where: { id: charge.groupId } });
+  return group?.slug === groupSlug ? charge : null;
+}
+
+/** One item as the client sent it; REST passes raw JSON values, GraphQL typed ones. */
+export interface ChargeItemInput {
+  token: unknown;
+  phoneNumber: unknown;
+  amount: unknown;
+}
+
+export type ChargeResult = PocketCharge | PocketChargeError;
+
+interface JudgedItem {
+  index: number;
+  /** Lowercase when valid; otherwise as sent, when a string. */
+  token: string | null;
+  /** Canonical when valid; otherwise as sent, when a string. */
+  phoneNumber: string | null;
+  amount: bigint | null;
+  /** A failure known before the database is asked. */
+  failure: ChargeFailure | null;
+  /** Set when the item owns its token (a valid one, first in the batch): it is recorded. */
+  claim: { token: string; phoneNumber: string; amount: bigint | null } | null;
+}
+
+function integerAmount(value: unknown): bigint | null {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+  return null;
+}
+
+/**
+ * What a recorded item stores, and what a replay must match: the canonical phone number when it is
+ * valid, else the value as sent (bounded); the amount when it is an integer int8 can hold.
+ */
+function storedPhoneNumber(raw: unknown, canonical: string | null): string {
+  if (canonical) return canonical;
+  const text = typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? 'undefined');
+  return text.slice(0, 64);
+}
+
+function judge(items: ChargeItemInput[]): JudgedItem[] {
+  const seen = new Set<string>();
+  return items.map((item, index): JudgedItem => {
+    const sentPhone = typeof item.phoneNumber === 'string' ? item.phoneNumber : null;
+    const canonical = sentPhone === null ? null : canonicalPhoneNumber(sentPhone);
+    const amount = integerAmount(item.amount);
+    const base = { index, phoneNumber: canonical ?? sentPhone, amount };
+    if (typeof item.token !== 'string' || !isUuidV7(item.token)) {
+      return { ...base, token: typeof item.token === 'string' ? item.token : null, failure: 'INVALID_TOKEN', claim: null };
+    }
+    const token = item.token.toLowerCase();
+    if (seen.has(token)) return { ...base, token, failure: 'DUPLICATE_TOKEN', claim: null };
+    seen.add(token);
+    const failure: ChargeFailure | null =
+      canonical === null
+        ? 'INVALID_PHONE_NUMBER'
+        : amount === null || amount <= 0n
+          ? 'INVALID_AMOUNT'
+          : amount > MAX_CHARGE_AMOUNT
+            ? 'AMOUNT_TOO_LARGE'
+            : null;
+    const storedAmount = amount !== null && amount <= MAX_SAFE && amount >= -MAX_SAFE ? amount : null;
+    return { ...base, token, failure, claim: { token, phoneNumber: storedPhoneNumber(item.phoneNumber, canonical), amount: storedAmount } };
+  });
+}
+
+const failed = (item: JudgedItem, reason: ChargeFailure) =>
+  new PocketChargeError(reason, item.index, item.token, item.phoneNumber, item.amount);
+
+function replayed(item: JudgedItem, stored: PocketCharge): ChargeResult {
+  if (stored.status === 'success') return stored;
+  if (!stored.errorCode || !isChargeFailure(stored.errorCode)) throw new Error(`pocket charge ${stored.id} has no known error code`);
+  return failed(item, stored.errorCode);
+}
+
+/**
+ * Charges pockets of one group, each item judged on its own; answers one result per item, in
+ * order. Items with an invalid token, or repeating an earlier item's token, are answered and
+ * forgotten; every other item spends its token (see the invariants above).
+ */
+export async function chargePockets(
+  deps: Pick<Deps, 'prisma' | 'relay' | 'clock'>,
+  merchantId: string,
+  groupSlug: string,
+  items: ChargeItemInput[],
+): Promise<ChargeResult[]> {
+  if (items.length > MAX_BATCH_SIZE) throw invalid('charges', `A batch holds at most ${MAX_BATCH_SIZE} charges.`);
+  const group = await findPocketGroup(deps.prisma, merchantId, groupSlug);
+  if (!group) throw notFound('Pocket group');
+  const judged = judge(items);
+  if (judged.every((item) => item.claim === null)) return judged.map((item) => failed(item, item.failure!));
+  const now = deps.clock.now();
+  return transact(deps, (tx) => applyCharges(tx, group, judged, now));
+}
+
+async function applyCharges(tx: Db, group: PocketGroup, judged: JudgedItem[], now: Date): Promise<ChargeResult[]> {
+  const results = new Map<number, ChargeResult>();
+  for (const item of judged) if (!item.claim) results.set(item.index, failed(item, item.failure!));
+
+  const claimed = judged.filter((item) => item.claim).sort((a, b) => (a.claim!.token < b.claim!.token ? -1 : 1));
+  // Rows go in token order: concurrent batches sharing tokens take the index locks in one order.
+  const inserted = await tx.pocketCharge.createManyAndReturn({
+    data: claimed.map((item) => ({
+      id: uuidv7(now.getTime()),
+      merchantId: group.merchantId,
+      groupId: group.id,
+      token: item.claim!.token,
+      phoneNumber: item.claim!.phoneNumber,
+      amount: item.claim!.amount,
+      // Valid items are settled by the update below, in this transaction: `pending` is never seen.
+      status: item.failure ? 'error' : 'pending',
+      errorCode: item.failure,
+      createdAt: now,
+    })),
+    skipDuplicates: true,
+  });
+  const rows = new Map(inserted.map((row) => [row.token, row]));
+
+  const spent = claimed.filter((item) => !rows.has(item.claim!.token));
+  if (spent.length > 0) {
+    const stored = await tx.pocketCharge.findMany({
+      where: { merchantId: group.merchantId, token: { in: spent.map((item) => item.claim!.token) } },
+    });
+    const byToken = new Map(stored.map((row) => [row.token, row]));
+    for (const item of spent) {
+      const row = byToken.get(item.claim!.token)!;
+      const same = row.groupId === group.id && row.phoneNumber === item.claim!.phoneNumber && row.amount === item.claim!.amount;
+      results.set(item.index, same ? replayed(item, row) : failed(item, 'DUPLICATE_TOKEN'));
+    }
+  }
+  for (const item of claimed) if (item.failure && rows.has(item.claim!.token)) results.set(item.index, failed(item, item.failure));
+
+  const valid = judged.filter((item) => item.claim && !item.failure && rows.has(item.claim.token));
+  if (valid.length > 0) {
+    const settled = await chargeValid(tx, group, valid, rows, now);
+    for (const [index, result] of settled) results.set(index, result);
+  }
+  return judged.map((item) => results.get(item.index)!);
+}
+
+/** Opens the pockets the valid items need and moves their money, in batch order. */
+async function chargeValid(
+  tx: Db,
+  group: PocketGroup,
+  valid: JudgedItem[],
+  rows: Map<string, PocketCharge>,
+  now: Date,
+): Promise<Map<number, ChargeResult>> {
+  const merchantId = group.merchantId;
+  const phones = [...new Set(valid.map((item) => item.claim!.phoneNumber))].sort();
+  const accounts = await openAccounts(
+    tx,
+    phones.map((phone) => ({ merchantId, name: pocketAccountName(group.id, phone), kind: 'pocket', currency: group.currency, floor: 0n })),
+  );
+  await tx.pocket.createMany({
+    data: phones.map((phone) => ({
+      id: uuidv7(now.getTime()),
+      merchantId,
+      groupId: group.id,
+      phoneNumber: phone,
+      accountId: accounts.get(pocketAccountName(group.id, phone))!.id,
+      createdAt: now,
+    })),
+    skipDuplicates: true,
+  });
+  const pockets = new Map(
+    (await tx.pocket.findMany({ where: { groupId: group.id, phoneNumber: { in: phones } } })).map((pocket) => [pocket.phoneNumber, pocket]),
+  );
+
+  const outcomes = await createTransfers(
+    tx,
+    valid.map((item) => ({
+      merchantId,
+      key: `pocket-charge:${item.claim!.token}`,
+      debitAccountId: group.fundingAccountId,
+      creditAccountId: pockets.get(item.claim!.phoneNumber)!.accountId,
+      amount: item.amount!,
+      currency: group.currency,
+      code: 'pocket.charge',
+    })),
+    now,
+  );
+
+  const results = new Map<number, ChargeResult>();
+  const settled: PocketCharge[] = [];
+  valid.forEach((item, i) => {
+    const outcome = outcomes[i]!;
+    const row = rows.get(item.claim!.token)!;
+    const pocketId = pockets.get(item.claim!.phoneNumber)!.id;
+    if (outcome.ok) {
+      const charge: PocketCharge = { ...row, status: 'success', pocketId, transferId: outcome.transfer.id };
+      settled.push(charge);
+      results.set(item.index, charge);
+    } else if (outcome.reason === 'FLOOR_EXCEEDED') {
+      settled.push({ ...row, status: 'error', errorCode: 'CAP_EXCEEDED', pocketId });
+      results.set(item.index, failed(item, 'CAP_EXCEEDED'));
+    } else {
+      // The token's claim makes its ledger key fresh and the accounts are the group's own.
+      throw new Error(`pocket charge ${row.id}: unexpected ledger outcome ${outcome.reason}`);
+    }
+  });
+
+  await tx.$executeRawUnsafe(
+    `UPDATE pocket_charges AS c SET status = v.status, error_code = v.error_code, pocket_id = v.pocket_id, transfer_id = v.transfer_id
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS v(id, status, error_code, pocket_id, transfer_id)
+     WHERE c.id = v.id`,
+    settled.map((charge) => charge.id),
+    settled.map((charge) => charge.status),
+    settled.map((charge) => charge.errorCode),
+    settled.map((charge) => charge.pocketId),
+    settled.map((charge) => charge.transferId),
+  );
+  await recordEvents(
+    tx,
+    settled
+      .filter((charge) => charge.status === 'success')
+      .map((charge) => ({
+        merchantId,
+        type: POCKET_CHARGED,
+        topic: POCKET_TOPIC,
+        objectId: charge.pocketId!,
+        data: { groupId: group.id, chargeId: charge.id, token: charge.token, amount: charge.amount!.toString() },
+      })),
+    now,
+  );
+  return results;
+}
