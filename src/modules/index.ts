@@ -4,6 +4,11 @@ import type { CliCommand } from '../cli/commands.ts';
 import type { Db } from '../db/database.ts';
 import type { Deps } from '../deps.ts';
 import type { HttpEnv } from '../http/rest.ts';
+import { chargesModule } from './charges/index.ts';
+import { invoicesModule } from './invoices/index.ts';
+import { pocketsModule } from './pockets/index.ts';
+import { rechargeModule } from './recharge/index.ts';
+import { walletsModule } from './wallets/index.ts';
 
 /** What a domain module contributes besides its GraphQL fields (registered in graphql/schema.ts). */
 export interface DomainModule {
@@ -13,8 +18,10 @@ export interface DomainModule {
   seedDemo?: (db: Db, merchant: MerchantCredentials) => Promise<void>;
   /** Operator CLI commands, keyed by their two words, e.g. `pocket-group create`. */
   commands?: Record<string, CliCommand>;
+  /** Background work started with the server (schedules, in-process services); answers how to stop it. */
+  start?: (deps: Deps) => void | Promise<() => Promise<void>>;
 }
 
-export const modules: DomainModule[] = [];
+export const modules: DomainModule[] = [pocketsModule, rechargeModule, invoicesModule, walletsModule, chargesModule];
 
 export const legacyRoutes = (deps: Deps) => modules.flatMap((module) => (module.routes ? [module.routes(deps)] : []));
