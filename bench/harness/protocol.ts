@@ -1,0 +1,67 @@
+/**
+ * What the harness asks of the load worker (bench/load/worker.ts) and what it answers: one JSON
+ * object per line on the worker's stdin and stdout.
+ */
+
+/** One kind of request an HTTP load run sends, built afresh for every request where it must be unique. */
+export type HttpProgram =
+  /** The same request every time (reads, the floor). `graphql` makes a body with `"errors"` count as a failure. */
+  | { type: 'static'; method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string; graphql?: boolean }
+  /** `chargePockets` with `batch` items of amount 1 and fresh UUIDv7 tokens, on consecutive pockets from a random start. */
+  | { type: 'charge'; authorization: string; groupSlug: string; pockets: number; batch: number }
+  /** `topUpWallet` with a fresh idempotency key. */
+  | { type: 'topup'; authorization: string; walletId: string; txnCode: string }
+  /** `createRechargePayment`; the ids created are appended to `idsFile` when the run ends. */
+  | { type: 'recharge-create'; authorization: string; provider: string; idsFile?: string }
+  /** `commitRechargePayment` of the ids in `idsFile`, each once, in order. */
+  | { type: 'recharge-commit'; authorization: string; idsFile: string }
+  /** Each connection cycles through the parts, one request each. */
+  | { type: 'mixed'; parts: HttpProgram[] };
+
+/** Raw SQL on PostgreSQL, the physical baselines (tables made by bench/harness/raw-sql.ts). */
+export type PgProgram =
+  /** One conditional `UPDATE … RETURNING` per charge on one row, autocommit. */
+  | { type: 'hot-update'; pocketId: number }
+  /** One transaction per batch: the group's total, one multi-row INSERT … ON CONFLICT DO NOTHING, the pockets' balances. */
+  | { type: 'batch-insert'; groupId: number; firstPocketId: number; pockets: number; batch: number };
+
+export type Job =
+  | {
+      kind: 'http';
+      url: string;
+      connections: number;
+      /** Seconds; ignored when `amount` is set. */
+      duration: number;
+      /** A fixed number of requests instead of a duration. */
+      amount?: number;
+      timeoutSeconds: number;
+      program: HttpProgram;
+    }
+  | { kind: 'pg'; databaseUrl: string; connections: number; duration: number; program: PgProgram }
+  | { kind: 'ws-open'; url: string; count: number; authorization: string }
+  | { kind: 'ws-close' };
+
+export interface LoadResult {
+  /** Requests (or SQL operations) answered. */
+  requests: number;
+  /** Answered and judged a success (2xx and, for GraphQL, no error in the body). */
+  ok: number;
+  failed: number;
+  elapsedMs: number;
+  perSecond: number;
+  latencyMs: { mean: number; p50: number; p99: number; max: number };
+  /** Connection errors and timeouts (requests that may or may not have been applied). */
+  errors: number;
+  timeouts: number;
+  /** Charges (amount 1 each) acknowledged as successful, by pocket group slug or raw table. */
+  acknowledged: Record<string, number>;
+  /** Items of a batch answered as failed (PocketChargeError) or SQL rows not written. */
+  failedItems: number;
+  /** The first few failing answers, for the report. */
+  failureSamples: string[];
+}
+
+/** Pocket `index` of the bench groups: 989120000000, 989120000001, … */
+export const pocketPhone = (index: number) => `98912${String(index).padStart(7, '0')}`;
+
+export type WorkerReply = { id: number; result: unknown } | { id: number; error: string };
