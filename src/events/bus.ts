@@ -47,6 +47,21 @@ export function createMemoryBus(): EventBus {
  * publishes on the same channels with the same JSON encoding, awaits the answer, and keeps the
  * event in the outbox until Redis has taken it.
  */
+/** Waits for a connection that is still being made (at start, or reconnecting after an outage). */
+function ready(client: Redis, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      reject(new Error('redis is not connected'));
+    }, ms);
+    client.once('ready', onReady);
+  });
+}
+
 export function createRedisBus(url: string, logger: Logger): EventBus {
   const publishClient = new Redis(url, {
     enableOfflineQueue: false,
@@ -70,6 +85,7 @@ export function createRedisBus(url: string, logger: Logger): EventBus {
       await publishClient.publish(`${topic}:${id}`, JSON.stringify(message));
     },
     ping: async () => {
+      if (publishClient.status !== 'ready') await ready(publishClient, 1000);
       if ((await publishClient.ping()) !== 'PONG') throw new Error('redis did not answer PONG');
     },
     close: async () => {
