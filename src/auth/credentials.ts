@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../db/database.ts';
 import { AppError } from '../errors.ts';
 import { randomHex, secret, uuidv7 } from '../lib/ids.ts';
@@ -123,6 +123,7 @@ export async function createOperator(db: Db, token: string = secret('op')): Prom
 export async function rotateCredential(db: Db, credentialId: string): Promise<{ credentialId: string; kind: string; publicId: string | null; secret: string }> {
   const credential = await db.credential.findUnique({ where: { id: credentialId } });
   if (!credential || credential.revokedAt || credential.kind === 'access_token') throw new AppError('NOT_FOUND', 'Credential not found.');
+  if (credential.kind === 'staff') throw new AppError('VALIDATION_FAILED', 'A staff password is chosen by its owner: revoke it and create the user again.');
   const prefix = { token: 'tok', basic: 'bks', oauth_client: 'ocs', operator: 'op' }[credential.kind] ?? 'sec';
   const value = secret(prefix);
   await db.credential.update({ where: { id: credentialId }, data: { secretHash: hashSecret(value), hint: hintOf(value) } });
@@ -138,18 +139,91 @@ export async function revokeCredential(db: Db, credentialId: string, now = new D
   await db.credential.updateMany({ where: { parentId: credentialId, revokedAt: null }, data: { revokedAt: now } });
 }
 
+/**
+ * Staff passwords are chosen by people, so unlike generated secrets they get a salted, slow hash
+ * (scrypt, N=16384): `scrypt$<salt>$<hash>`, both base64url.
+ */
+function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  return `scrypt$${salt.toString('base64url')}$${scryptSync(password, salt, 32).toString('base64url')}`;
+}
+
+function passwordMatches(stored: string, password: string): boolean {
+  const [scheme, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = scryptSync(password, Buffer.from(salt, 'base64url'), expected.length);
+  return timingSafeEqual(actual, expected);
+}
+
+/** A password computed for unknown users, so that a wrong username costs as much time as a wrong password. */
+const UNKNOWN_USER_HASH = hashPassword(randomBytes(16).toString('hex'));
+
+const staffPublicId = (merchantId: string, username: string) => `${merchantId}:${username}`;
+
+export const STAFF_USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
+
+/**
+ * A member of a merchant's staff who logs in with the OAuth `login_info` grant. Their scopes and
+ * rights bound what their access tokens may do (default: the merchant's).
+ */
+export async function createStaffUser(
+  db: Db,
+  input: { merchantId: string; username: string; password?: string; scopes?: string[]; rights?: string[] },
+): Promise<{ credentialId: string; merchantId: string; username: string; password: string; scopes: string[]; rights: string[] }> {
+  if (!STAFF_USERNAME.test(input.username)) throw new AppError('VALIDATION_FAILED', 'A username has 1 to 64 letters, digits and . _ @ -.', 'username');
+  const password = input.password ?? secret('pw');
+  if (password.length < 12) throw new AppError('VALIDATION_FAILED', 'A password has at least 12 characters.', 'password');
+  const merchant = await db.merchant.findUnique({ where: { id: input.merchantId } });
+  if (!merchant) throw new AppError('NOT_FOUND', 'Merchant not found.');
+  const scopes = input.scopes ?? merchant.scopes;
+  const rights = input.rights ?? merchant.rights;
+  const credentialId = uuidv7();
+  await db.credential.create({
+    data: {
+      id: credentialId,
+      merchantId: input.merchantId,
+      kind: 'staff',
+      publicId: staffPublicId(input.merchantId, input.username),
+      secretHash: hashPassword(password),
+      hint: input.username,
+      scopes,
+      rights,
+    },
+  });
+  return { credentialId, merchantId: input.merchantId, username: input.username, password, scopes, rights };
+}
+
 /** The OAuth2 client-credentials grant (RFC 6749 §4.4): a short-lived bearer token with a subset of the client's scopes. */
 export async function issueAccessToken(
   db: Db,
-  input: { clientId: string; clientSecret: string; scope: string | null; ttlSeconds: number },
+  input: {
+    clientId: string;
+    clientSecret: string;
+    scope: string | null;
+    ttlSeconds: number;
+    /** The `login_info` grant: a staff member of the client's merchant, whose scopes and rights bound the token's. */
+    staff?: { username: string; password: string };
+  },
   now = new Date(),
-): Promise<{ accessToken: string; expiresIn: number; scope: string } | { error: 'invalid_client' | 'invalid_scope' }> {
+): Promise<{ accessToken: string; expiresIn: number; scope: string } | { error: 'invalid_client' | 'invalid_scope' | 'invalid_grant' }> {
   const client = await db.credential.findUnique({ where: { kind_publicId: { kind: 'oauth_client', publicId: input.clientId } } });
   if (!client || client.revokedAt || !client.merchantId || !sameDigest(client.secretHash, hashSecret(input.clientSecret))) {
     return { error: 'invalid_client' };
   }
-  const requested = input.scope ? input.scope.split(' ').filter(Boolean) : client.scopes;
-  if (requested.some((scope) => !client.scopes.includes(scope))) return { error: 'invalid_scope' };
+  let grantedScopes = client.scopes;
+  let grantedRights = client.rights;
+  if (input.staff) {
+    const staff = await db.credential.findUnique({
+      where: { kind_publicId: { kind: 'staff', publicId: staffPublicId(client.merchantId, input.staff.username) } },
+    });
+    const matches = passwordMatches(staff?.secretHash ?? UNKNOWN_USER_HASH, input.staff.password);
+    if (!staff || staff.revokedAt || !matches) return { error: 'invalid_grant' };
+    grantedScopes = client.scopes.filter((scope) => staff.scopes.includes(scope));
+    grantedRights = client.rights.filter((right) => staff.rights.includes(right));
+  }
+  const requested = input.scope ? input.scope.split(' ').filter(Boolean) : grantedScopes;
+  if (requested.some((scope) => !grantedScopes.includes(scope))) return { error: 'invalid_scope' };
   const accessToken = secret('at');
   await db.credential.create({
     data: {
@@ -159,7 +233,7 @@ export async function issueAccessToken(
       secretHash: hashSecret(accessToken),
       hint: hintOf(accessToken),
       scopes: requested,
-      rights: client.rights,
+      rights: grantedRights,
       parentId: client.id,
       expiresAt: new Date(now.getTime() + input.ttlSeconds * 1000),
     },

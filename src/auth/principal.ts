@@ -1,7 +1,7 @@
 import { AccessError } from '../errors.ts';
 import type { Right, Scope } from './scopes.ts';
 
-export type CredentialKind = 'token' | 'basic' | 'oauth_client' | 'access_token' | 'operator';
+export type CredentialKind = 'token' | 'basic' | 'oauth_client' | 'access_token' | 'operator' | 'staff';
 
 /** Who is calling: a merchant through one of its credentials, or an operator. */
 export type Principal =

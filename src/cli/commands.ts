@@ -1,8 +1,8 @@
-import { createMerchant, createOperator, revokeCredential, rotateCredential } from '../auth/credentials.ts';
+import { createMerchant, createOperator, createStaffUser, revokeCredential, rotateCredential } from '../auth/credentials.ts';
 import { parseRights, parseScopes } from '../auth/scopes.ts';
 import type { Db } from '../db/database.ts';
 import { verifyLedger } from '../ledger/ledger.ts';
-import { listFlag, requiredFlag, type ParsedArgs, UsageError } from './args.ts';
+import { listFlag, requiredFlag, stringFlag, type ParsedArgs, UsageError } from './args.ts';
 
 /** A CLI command: works on the database directly and answers one JSON-serialisable value. */
 export interface CliCommand {
@@ -54,6 +54,21 @@ export const coreCommands: Record<string, CliCommand> = {
       const id = requiredFlag(args, 'id');
       await revokeCredential(db, id);
       return { credentialId: id, revoked: true };
+    },
+  },
+  'staff create': {
+    usage: 'staff create --merchant ID --username NAME [--password P] [--scopes a,b] [--rights "Manage payments"]',
+    run: (db, args) => {
+      const scopes = listFlag(args, 'scopes');
+      const rights = listFlag(args, 'rights');
+      const password = stringFlag(args, 'password');
+      return createStaffUser(db, {
+        merchantId: requiredFlag(args, 'merchant'),
+        username: requiredFlag(args, 'username'),
+        ...(password ? { password } : {}),
+        ...(scopes ? { scopes: parseScopes(scopes) } : {}),
+        ...(rights ? { rights: parseRights(rights) } : {}),
+      });
     },
   },
   'operator create': {

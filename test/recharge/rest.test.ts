@@ -106,13 +106,41 @@ describe('authentication', () => {
     expect(res.status).toBe(200);
   });
 
-  it('refuses the login_info grant as unsupported', async () => {
-    const res = await t.request('POST', '/oauth/token', {
+  it("logs a staff member in with the login_info grant, bounded by the staff member's rights", async () => {
+    const { createStaffUser } = await import('../../src/auth/credentials.ts');
+    const clerk = await createStaffUser(t.app.deps.prisma, { merchantId: merchant.merchantId, username: 'clerk', password: 'a long clerk password', rights: [] });
+    const manager = await createStaffUser(t.app.deps.prisma, { merchantId: merchant.merchantId, username: 'manager', password: 'a long manager password' });
+    const login = (username: string, password: string, client = merchant) =>
+      t.request('POST', '/oauth/token', {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        authorization: basic(client.oauthClientId, client.oauthClientSecret),
+        body: new URLSearchParams({ grant_type: 'login_info', username, password, scope: 'credit' }).toString(),
+      });
+
+    const managerToken = await login('manager', manager.password);
+    expect(managerToken.status).toBe(200);
+    const asManager = await create({ userId: 7, params: { amount: '1000', phone: '09120000000' } }, `Bearer ${managerToken.json.access_token}`);
+    expect(asManager.status).toBe(200);
+
+    const clerkToken = await login('clerk', clerk.password);
+    expect(clerkToken.status).toBe(200);
+    const providers = await t.request('GET', '/v3/rechargeProviders', { authorization: `Bearer ${clerkToken.json.access_token}` });
+    expect(providers.status).toBe(200);
+    const denied = await create({ userId: 7, params: { amount: '1000', phone: '09120000000' } }, `Bearer ${clerkToken.json.access_token}`);
+    expect(denied.status).toBe(403);
+
+    const other = await privilegedMerchant(t, 'Other recharge merchant');
+    for (const attempt of [login('manager', 'wrong password!'), login('nobody', manager.password), login('manager', manager.password, other)]) {
+      const res = await attempt;
+      expect(res.status).toBe(400);
+      expect(res.json.error).toBe('invalid_grant');
+    }
+    const missing = await t.request('POST', '/oauth/token', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=login_info&username=staff&password=secret',
+      authorization: basic(merchant.oauthClientId, merchant.oauthClientSecret),
+      body: 'grant_type=login_info&username=manager',
     });
-    expect(res.status).toBe(400);
-    expect(res.json.error).toBe('unsupported_grant_type');
+    expect(missing.json.error).toBe('invalid_request');
   });
 });
 
