@@ -200,3 +200,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config = { ...parsed.data, ...overrides };
   return { ...config, GRAPHIQL: config.GRAPHIQL ?? config.NODE_ENV !== 'production' };
 }
+
+/** The process's own configuration, for the entry points (server and CLI). */
+export const loadProcessConfig = (overrides: Partial<Config> = {}): Config => loadConfig(process.env, overrides);

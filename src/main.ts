@@ -1,11 +1,11 @@
 import { buildApp } from './app.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadProcessConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 
 const argv = process.argv.slice(2);
 let config;
 try {
-  config = loadConfig(process.env, argv.includes('--demo') ? { DEMO: true } : {});
+  config = loadProcessConfig(argv.includes('--demo') ? { DEMO: true } : {});
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   process.stderr.write(`${error.message}\n`);

@@ -3,7 +3,7 @@
  * go to stderr with a non-zero exit. It opens the same database as the server (DATABASE_URL, or
  * the embedded one in DATA_DIR, which a running server holds: stop it first).
  */
-import { ConfigError, loadConfig } from '../config.ts';
+import { ConfigError, loadProcessConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { AppError } from '../errors.ts';
 import { modules } from '../modules/index.ts';
@@ -17,7 +17,7 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const commands = Object.assign({}, coreCommands, ...modules.map((module) => module.commands ?? {}));
   const command = findCommand(commands, args.positionals);
-  const config = loadConfig(process.env);
+  const config = loadProcessConfig();
   const database = await openDatabase(config);
   try {
     const result = await command.run(database.prisma, args);
