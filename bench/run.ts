@@ -24,13 +24,14 @@ import { batch } from './scenarios/batch.ts';
 import { floor } from './scenarios/floor.ts';
 import { hot } from './scenarios/hot.ts';
 import { memory } from './scenarios/memory.ts';
+import { pockets } from './scenarios/pockets.ts';
 import { rest } from './scenarios/rest.ts';
 import { topups } from './scenarios/topups.ts';
 
 type Scenario = (ctx: Context) => Promise<Row[]>;
 
 /** In the order they run: memory first, so that "after start" and "after N operations" see a fresh server. */
-const SCENARIOS: Record<string, Scenario | null> = { memory, floor, rest, batch, hot, topups, subscriptions: null };
+const SCENARIOS: Record<string, Scenario | null> = { memory, floor, rest, batch, hot, pockets, topups, subscriptions: null };
 const ALIASES: Record<string, string> = { recharge: 'topups', 'top-ups': 'topups', topup: 'topups', wallets: 'topups' };
 
 const POOL_POCKETS = 10_000;

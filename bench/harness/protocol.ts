@@ -7,8 +7,11 @@
 export type HttpProgram =
   /** The same request every time (reads, the floor). `graphql` makes a body with `"errors"` count as a failure. */
   | { type: 'static'; method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string; graphql?: boolean }
-  /** `chargePockets` with `batch` items of amount 1 and fresh UUIDv7 tokens, on consecutive pockets from a random start. */
-  | { type: 'charge'; authorization: string; groupSlug: string; pockets: number; batch: number }
+  /**
+   * `batch` charges of amount 1 with fresh UUIDv7 tokens, on consecutive pockets from a random start:
+   * `chargePockets` on /graphql, or the legacy `POST /badje/v1/pockets/{slug}/charge/`.
+   */
+  | { type: 'charge'; via: 'graphql' | 'rest'; authorization: string; groupSlug: string; pockets: number; batch: number }
   /** `topUpWallet` with a fresh idempotency key. */
   | { type: 'topup'; authorization: string; walletId: string; txnCode: string }
   /** `createRechargePayment`; the ids created are appended to `idsFile` when the run ends. */

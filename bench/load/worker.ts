@@ -106,17 +106,25 @@ function compile(program: HttpProgram, tally: Tally): Compiled {
   let build: () => string;
   let judge: (status: number, body: string) => void;
   let finish = () => {};
+  let path = '/graphql';
   if (program.type === 'charge') {
-    const { groupSlug, pockets, batch } = program;
-    build = () => {
+    const { groupSlug, pockets, batch, via } = program;
+    const charges = () => {
       const start = Math.floor(Math.random() * pockets);
-      const charges = Array.from({ length: batch }, (_, i) => ({ token: uuidv7(), phoneNumber: pocketPhone((start + i) % pockets), amount: '1' }));
-      return gql(CHARGE, { g: groupSlug, c: charges });
+      return Array.from({ length: batch }, (_, i) => ({ token: uuidv7(), phone: pocketPhone((start + i) % pockets) }));
     };
+    if (via === 'rest') {
+      path = `/badje/v1/pockets/${encodeURIComponent(groupSlug)}/charge/`;
+      build = () => JSON.stringify({ charges: charges().map(({ token, phone }) => ({ token, phone_number: phone, amount: 1 })) });
+    } else {
+      build = () => gql(CHARGE, { g: groupSlug, c: charges().map(({ token, phone }) => ({ token, phoneNumber: phone, amount: '1' })) });
+    }
+    const success = via === 'rest' ? '"status":"success"' : '"status":"SUCCESS"';
+    const itemFailure = via === 'rest' ? '"status":"error"' : '"PocketChargeError"';
     judge = (status, body) => {
       const ok = status === 200 && !body.includes('"errors"') && !body.includes('"AppError"');
-      acknowledge(tally, groupSlug, ok ? occurrences(body, '"status":"SUCCESS"') : 0);
-      const failedItems = occurrences(body, '"PocketChargeError"');
+      acknowledge(tally, groupSlug, ok ? occurrences(body, success) : 0);
+      const failedItems = occurrences(body, itemFailure);
       tally.failedItems += failedItems;
       if (ok && failedItems === 0) tally.ok++;
       else fail(tally, `${status} ${body}`);
@@ -167,7 +175,7 @@ function compile(program: HttpProgram, tally: Tally): Compiled {
     requests: [
       {
         method: 'POST',
-        path: '/graphql',
+        path,
         headers,
         setupRequest: (request, context) => {
           const built = { ...request, body: build() };

@@ -4,8 +4,8 @@ import { httpLoad, pgLoad, type Context, type Samples, type Variant } from '../h
 import { RAW_HOT_POCKET, RAW_POOL_FIRST, RAW_POOL_GROUP } from '../harness/postgres.ts';
 import type { Row } from '../harness/report.ts';
 
-/** `chargePockets` with `batch` items of amount 1 on `pockets` consecutive pockets of the group. */
-export function apiCharges(id: string, label: string, group: 'pool' | 'hot', batch: number, connections: number): Variant {
+/** `batch` charges of amount 1 on consecutive pockets of the group, through `chargePockets` or the legacy route. */
+export function apiCharges(id: string, label: string, group: 'pool' | 'hot', batch: number, connections: number, via: 'graphql' | 'rest' = 'graphql'): Variant {
   return {
     id,
     label,
@@ -20,6 +20,7 @@ export function apiCharges(id: string, label: string, group: 'pool' | 'hot', bat
         timeoutSeconds: 120,
         program: {
           type: 'charge',
+          via,
           authorization: ctx.fixtures.authorization,
           groupSlug: group === 'pool' ? ctx.fixtures.poolSlug : ctx.fixtures.hotSlug,
           pockets: group === 'pool' ? ctx.fixtures.poolPockets : 1,

@@ -37,7 +37,7 @@ export async function memory(ctx: Context): Promise<Row[]> {
     { type: 'static', method: 'POST', path: '/graphql', headers: json, body: JSON.stringify({ query: GROUP, variables: { s: poolSlug } }), graphql: true },
   ];
   // Four reads for each write; the writes take turns.
-  const writes: HttpProgram[] = [{ type: 'charge', authorization, groupSlug: poolSlug, pockets: poolPockets, batch: 1 }];
+  const writes: HttpProgram[] = [{ type: 'charge', via: 'graphql', authorization, groupSlug: poolSlug, pockets: poolPockets, batch: 1 }];
   if (walletId) writes.push({ type: 'topup', authorization, walletId, txnCode });
   if (provider) writes.push({ type: 'recharge-create', authorization, provider });
   const parts = writes.flatMap((write) => [...reads, write]);

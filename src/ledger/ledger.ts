@@ -213,7 +213,11 @@ export async function createTransfers(db: Db, requests: TransferRequest[], now =
     requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
   );
   const keysByMerchant = new Map<string, string[]>();
-  for (const r of requests) keysByMerchant.set(r.merchantId, [...(keysByMerchant.get(r.merchantId) ?? []), r.key]);
+  for (const r of requests) {
+    const keys = keysByMerchant.get(r.merchantId);
+    if (keys) keys.push(r.key);
+    else keysByMerchant.set(r.merchantId, [r.key]);
+  }
   const spent = new Set<string>();
   for (const [merchantId, keys] of keysByMerchant) {
     const rows = await db.$queryRawUnsafe<{ key: string }[]>(

@@ -181,6 +181,34 @@ interface JudgedItem {
   claim: { token: string; phoneNumber: string; amount: bigint | null } | null;
 }
 
+interface PocketChargeRow {
+  id: string;
+  merchant_id: string;
+  group_id: string;
+  token: string;
+  phone_number: string;
+  amount: bigint | null;
+  status: string;
+  error_code: string | null;
+  pocket_id: string | null;
+  transfer_id: string | null;
+  created_at: Date;
+}
+
+const toPocketCharge = (row: PocketChargeRow): PocketCharge => ({
+  id: row.id,
+  merchantId: row.merchant_id,
+  groupId: row.group_id,
+  token: row.token,
+  phoneNumber: row.phone_number,
+  amount: row.amount,
+  status: row.status,
+  errorCode: row.error_code,
+  pocketId: row.pocket_id,
+  transferId: row.transfer_id,
+  createdAt: row.created_at,
+});
+
 function integerAmount(value: unknown): bigint | null {
   if (typeof value === 'bigint') return value;
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
@@ -258,21 +286,27 @@ async function applyCharges(tx: Db, group: PocketGroup, judged: JudgedItem[], no
 
   const claimed = judged.filter((item) => item.claim).sort((a, b) => (a.claim!.token < b.claim!.token ? -1 : 1));
   // Rows go in token order: concurrent batches sharing tokens take the index locks in one order.
-  const inserted = await tx.pocketCharge.createManyAndReturn({
-    data: claimed.map((item) => ({
-      id: uuidv7(now.getTime()),
-      merchantId: group.merchantId,
-      groupId: group.id,
-      token: item.claim!.token,
-      phoneNumber: item.claim!.phoneNumber,
-      amount: item.claim!.amount,
-      // Valid items are settled by the update below, in this transaction: `pending` is never seen.
-      status: item.failure ? 'error' : 'pending',
-      errorCode: item.failure,
-      createdAt: now,
-    })),
-    skipDuplicates: true,
-  });
+  // Valid items are settled in this transaction (chargeValid): `pending` is never seen outside it.
+  const inserted = (
+    await tx.$queryRawUnsafe<PocketChargeRow[]>(
+      `INSERT INTO pocket_charges (id, merchant_id, group_id, token, phone_number, amount, status, error_code, created_at)
+       SELECT v.id, $1, $2, v.token, v.phone_number, v.amount, v.status, v.error_code, $3::timestamptz
+       FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[]) WITH ORDINALITY
+         AS v(id, token, phone_number, amount, status, error_code, position)
+       ORDER BY v.position
+       ON CONFLICT (merchant_id, token) DO NOTHING
+       RETURNING *`,
+      group.merchantId,
+      group.id,
+      now.toISOString(),
+      claimed.map(() => uuidv7(now.getTime())),
+      claimed.map((item) => item.claim!.token),
+      claimed.map((item) => item.claim!.phoneNumber),
+      claimed.map((item) => item.claim!.amount?.toString() ?? null),
+      claimed.map((item) => (item.failure ? 'error' : 'pending')),
+      claimed.map((item) => item.failure),
+    )
+  ).map(toPocketCharge);
   const rows = new Map(inserted.map((row) => [row.token, row]));
 
   const spent = claimed.filter((item) => !rows.has(item.claim!.token));
@@ -311,19 +345,28 @@ async function chargeValid(
     tx,
     phones.map((phone) => ({ merchantId, name: pocketAccountName(group.id, phone), kind: 'pocket', currency: group.currency, floor: 0n })),
   );
-  await tx.pocket.createMany({
-    data: phones.map((phone) => ({
-      id: uuidv7(now.getTime()),
-      merchantId,
-      groupId: group.id,
-      phoneNumber: phone,
-      accountId: accounts.get(pocketAccountName(group.id, phone))!.id,
-      createdAt: now,
-    })),
-    skipDuplicates: true,
-  });
+  const accountIds = phones.map((phone) => accounts.get(pocketAccountName(group.id, phone))!.id);
+  await tx.$executeRawUnsafe(
+    `INSERT INTO pockets (id, merchant_id, group_id, phone_number, account_id, created_at)
+     SELECT v.id, $1, $2, v.phone_number, v.account_id, $3::timestamptz
+     FROM unnest($4::text[], $5::text[], $6::text[]) AS v(id, phone_number, account_id)
+     ON CONFLICT (group_id, phone_number) DO NOTHING`,
+    merchantId,
+    group.id,
+    now.toISOString(),
+    phones.map(() => uuidv7(now.getTime())),
+    phones,
+    accountIds,
+  );
+  // A second statement, so that it also sees pockets a concurrent batch opened and committed meanwhile.
   const pockets = new Map(
-    (await tx.pocket.findMany({ where: { groupId: group.id, phoneNumber: { in: phones } } })).map((pocket) => [pocket.phoneNumber, pocket]),
+    (
+      await tx.$queryRawUnsafe<{ id: string; phone_number: string; account_id: string }[]>(
+        `SELECT id, phone_number, account_id FROM pockets WHERE group_id = $1 AND phone_number = ANY($2::text[])`,
+        group.id,
+        phones,
+      )
+    ).map((pocket) => [pocket.phone_number, { id: pocket.id, accountId: pocket.account_id }]),
   );
 
   const outcomes = await createTransfers(
