@@ -19,6 +19,7 @@ import { AppError, invalid, notFound } from '../../errors.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import type { PocketCharge, PocketGroup } from '../../generated/prisma/client.ts';
 import { balance, createTransfers, findAccount, openAccounts, setFloor, type Account } from '../../ledger/ledger.ts';
+import { KeyedBatcher } from '../../lib/batcher.ts';
 import { isUuidV7, uuidv7 } from '../../lib/ids.ts';
 import { isChargeFailure, MAX_BATCH_SIZE, MAX_CHARGE_AMOUNT, PocketChargeError, type ChargeFailure } from './charge-failures.ts';
 import { canonicalPhoneNumber } from './phone-number.ts';
@@ -264,6 +265,10 @@ function replayed(item: JudgedItem, stored: PocketCharge): ChargeResult {
  * Charges pockets of one group, each item judged on its own; answers one result per item, in
  * order. Items with an invalid token, or repeating an earlier item's token, are answered and
  * forgotten; every other item spends its token (see the invariants above).
+ *
+ * Concurrent calls for one group are coalesced (see KeyedBatcher): they share one transaction, so
+ * that a group's funding account, which every charge debits, is locked once per batch rather than
+ * once per call. Each call still gets its own results, exactly as if it had run alone.
  */
 export async function chargePockets(
   deps: Pick<Deps, 'prisma' | 'relay' | 'clock'>,
@@ -276,13 +281,71 @@ export async function chargePockets(
   if (!group) throw notFound('Pocket group');
   const judged = judge(items);
   if (judged.every((item) => item.claim === null)) return judged.map((item) => failed(item, item.failure!));
-  const now = deps.clock.now();
-  return transact(deps, (tx) => applyCharges(tx, group, judged, now));
+  return chargeBatcher(deps).submit(group.id, { group, judged });
 }
 
-async function applyCharges(tx: Db, group: PocketGroup, judged: JudgedItem[], now: Date): Promise<ChargeResult[]> {
-  const results = new Map<number, ChargeResult>();
-  for (const item of judged) if (!item.claim) results.set(item.index, failed(item, item.failure!));
+interface ChargeCall {
+  group: PocketGroup;
+  judged: JudgedItem[];
+}
+
+const batchers = new WeakMap<Prisma, KeyedBatcher<ChargeCall, ChargeResult[]>>();
+
+/** One batcher per database (tests run several apps in one process). */
+function chargeBatcher(deps: Pick<Deps, 'prisma' | 'relay' | 'clock'>): KeyedBatcher<ChargeCall, ChargeResult[]> {
+  let batcher = batchers.get(deps.prisma);
+  if (!batcher) {
+    batcher = new KeyedBatcher<ChargeCall, ChargeResult[]>({
+      run: (calls) => transact(deps, (tx) => applyCalls(tx, calls, deps.clock.now())),
+      weight: (call) => call.judged.length,
+      maxWeight: MAX_BATCH_SIZE,
+    });
+    batchers.set(deps.prisma, batcher);
+  }
+  return batcher;
+}
+
+/**
+ * Applies the calls of one coalesced batch. A token that an earlier call of the batch also sent
+ * is, for the later call, a token already spent: once the earlier calls are settled, it is judged
+ * against the stored charge (a replay, or DUPLICATE_TOKEN), as if the calls had run one after the other.
+ */
+async function applyCalls(tx: Db, calls: ChargeCall[], now: Date): Promise<ChargeResult[][]> {
+  const group = calls[0]!.group;
+  const tokens = new Set<string>();
+  const repeats: JudgedItem[] = [];
+  const items: JudgedItem[] = [];
+  for (const item of calls.flatMap((call) => call.judged)) {
+    if (item.claim && tokens.has(item.claim.token)) repeats.push(item);
+    else {
+      if (item.claim) tokens.add(item.claim.token);
+      items.push(item);
+    }
+  }
+  const results = await applyCharges(tx, group, items, now);
+  for (const [item, result] of await judgeSpent(tx, group, repeats)) results.set(item, result);
+  return calls.map((call) => call.judged.map((item) => results.get(item)!));
+}
+
+/** Items whose token was already spent: the same charge replays the stored result, any other is a duplicate. */
+async function judgeSpent(tx: Db, group: PocketGroup, spent: JudgedItem[]): Promise<Map<JudgedItem, ChargeResult>> {
+  const results = new Map<JudgedItem, ChargeResult>();
+  if (spent.length === 0) return results;
+  const stored = await tx.pocketCharge.findMany({
+    where: { merchantId: group.merchantId, token: { in: spent.map((item) => item.claim!.token) } },
+  });
+  const byToken = new Map(stored.map((row) => [row.token, row]));
+  for (const item of spent) {
+    const row = byToken.get(item.claim!.token)!;
+    const same = row.groupId === group.id && row.phoneNumber === item.claim!.phoneNumber && row.amount === item.claim!.amount;
+    results.set(item, same ? replayed(item, row) : failed(item, 'DUPLICATE_TOKEN'));
+  }
+  return results;
+}
+
+async function applyCharges(tx: Db, group: PocketGroup, judged: JudgedItem[], now: Date): Promise<Map<JudgedItem, ChargeResult>> {
+  const results = new Map<JudgedItem, ChargeResult>();
+  for (const item of judged) if (!item.claim) results.set(item, failed(item, item.failure!));
 
   const claimed = judged.filter((item) => item.claim).sort((a, b) => (a.claim!.token < b.claim!.token ? -1 : 1));
   // Rows go in token order: concurrent batches sharing tokens take the index locks in one order.
@@ -310,25 +373,15 @@ async function applyCharges(tx: Db, group: PocketGroup, judged: JudgedItem[], no
   const rows = new Map(inserted.map((row) => [row.token, row]));
 
   const spent = claimed.filter((item) => !rows.has(item.claim!.token));
-  if (spent.length > 0) {
-    const stored = await tx.pocketCharge.findMany({
-      where: { merchantId: group.merchantId, token: { in: spent.map((item) => item.claim!.token) } },
-    });
-    const byToken = new Map(stored.map((row) => [row.token, row]));
-    for (const item of spent) {
-      const row = byToken.get(item.claim!.token)!;
-      const same = row.groupId === group.id && row.phoneNumber === item.claim!.phoneNumber && row.amount === item.claim!.amount;
-      results.set(item.index, same ? replayed(item, row) : failed(item, 'DUPLICATE_TOKEN'));
-    }
-  }
-  for (const item of claimed) if (item.failure && rows.has(item.claim!.token)) results.set(item.index, failed(item, item.failure));
+  for (const [item, result] of await judgeSpent(tx, group, spent)) results.set(item, result);
+  for (const item of claimed) if (item.failure && rows.has(item.claim!.token)) results.set(item, failed(item, item.failure));
 
   const valid = judged.filter((item) => item.claim && !item.failure && rows.has(item.claim.token));
   if (valid.length > 0) {
     const settled = await chargeValid(tx, group, valid, rows, now);
-    for (const [index, result] of settled) results.set(index, result);
+    for (const [item, result] of settled) results.set(item, result);
   }
-  return judged.map((item) => results.get(item.index)!);
+  return results;
 }
 
 /** Opens the pockets the valid items need and moves their money, in batch order. */
@@ -338,7 +391,7 @@ async function chargeValid(
   valid: JudgedItem[],
   rows: Map<string, PocketCharge>,
   now: Date,
-): Promise<Map<number, ChargeResult>> {
+): Promise<Map<JudgedItem, ChargeResult>> {
   const merchantId = group.merchantId;
   const phones = [...new Set(valid.map((item) => item.claim!.phoneNumber))].sort();
   const accounts = await openAccounts(
@@ -383,7 +436,7 @@ async function chargeValid(
     now,
   );
 
-  const results = new Map<number, ChargeResult>();
+  const results = new Map<JudgedItem, ChargeResult>();
   const settled: PocketCharge[] = [];
   valid.forEach((item, i) => {
     const outcome = outcomes[i]!;
@@ -392,10 +445,10 @@ async function chargeValid(
     if (outcome.ok) {
       const charge: PocketCharge = { ...row, status: 'success', pocketId, transferId: outcome.transfer.id };
       settled.push(charge);
-      results.set(item.index, charge);
+      results.set(item, charge);
     } else if (outcome.reason === 'FLOOR_EXCEEDED') {
       settled.push({ ...row, status: 'error', errorCode: 'CAP_EXCEEDED', pocketId });
-      results.set(item.index, failed(item, 'CAP_EXCEEDED'));
+      results.set(item, failed(item, 'CAP_EXCEEDED'));
     } else {
       // The token's claim makes its ledger key fresh and the accounts are the group's own.
       throw new Error(`pocket charge ${row.id}: unexpected ledger outcome ${outcome.reason}`);
