@@ -65,6 +65,8 @@ export async function readEventLog(db: Db, merchantId: string, afterSeq: bigint,
  * timer (catching events left by a Redis outage or written by another process, such as the CLI).
  * Delivery is at least once: if the commit after a publish fails, the batch is published again.
  */
+const PUBLISH_BATCH = 200;
+
 export class OutboxRelay {
   #running: Promise<void> | null = null;
   #again = false;
@@ -111,7 +113,8 @@ export class OutboxRelay {
     do {
       this.#again = false;
       try {
-        while ((await this.publishBatch()) > 0) this.#again = false;
+        // A batch short of the limit emptied the queue; whatever was committed since kicked again.
+        while ((await this.publishBatch()) === PUBLISH_BATCH) this.#again = false;
         await this.#prune();
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, 'outbox relay round failed; events stay queued');
@@ -128,7 +131,7 @@ export class OutboxRelay {
    * instances publish in position order; a batch whose marking fails is published again under the
    * same positions, which subscribers drop as repeats.
    */
-  async publishBatch(limit = 200): Promise<number> {
+  async publishBatch(limit = PUBLISH_BATCH): Promise<number> {
     await this.prisma.$transaction(async (tx) => {
       const [cursor] = await tx.$queryRawUnsafe<{ last_seq: bigint }[]>(
         `INSERT INTO event_cursor (id, last_seq) VALUES (1, 0)
@@ -155,11 +158,14 @@ export class OutboxRelay {
          WHERE seq IS NOT NULL AND published_at IS NULL ORDER BY seq LIMIT $1`,
         limit,
       );
-      for (const row of rows) {
-        const message = toMessage(row);
-        await this.bus.publish(row.topic, row.object_id, message);
-        await this.bus.publish(MERCHANT_STREAM, row.merchant_id, message);
-      }
+      // Sent back to back (pipelined on Redis's one publishing connection, so in order), then
+      // awaited together: one failure leaves the whole batch unmarked, to be published again.
+      await Promise.all(
+        rows.flatMap((row) => {
+          const message = toMessage(row);
+          return [this.bus.publish(row.topic, row.object_id, message), this.bus.publish(MERCHANT_STREAM, row.merchant_id, message)];
+        }),
+      );
       if (rows.length > 0) {
         await tx.$executeRawUnsafe(
           `UPDATE events SET published_at = now() WHERE seq = ANY($1::bigint[])`,
