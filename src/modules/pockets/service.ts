@@ -384,21 +384,27 @@ async function applyCharges(tx: Db, group: PocketGroup, judged: JudgedItem[], no
   return results;
 }
 
-/** Opens the pockets the valid items need and moves their money, in batch order. */
-async function chargeValid(
-  tx: Db,
-  group: PocketGroup,
-  valid: JudgedItem[],
-  rows: Map<string, PocketCharge>,
-  now: Date,
-): Promise<Map<JudgedItem, ChargeResult>> {
+interface PocketRef {
+  id: string;
+  accountId: string;
+}
+
+async function findPockets(tx: Db, groupId: string, phones: string[]): Promise<Map<string, PocketRef>> {
+  const rows = await tx.$queryRawUnsafe<{ id: string; phone_number: string; account_id: string }[]>(
+    `SELECT id, phone_number, account_id FROM pockets WHERE group_id = $1 AND phone_number = ANY($2::text[])`,
+    groupId,
+    phones,
+  );
+  return new Map(rows.map((row) => [row.phone_number, { id: row.id, accountId: row.account_id }]));
+}
+
+/** Opens pockets (and their ledger accounts) that did not exist; a concurrent batch may open some first. */
+async function openPockets(tx: Db, group: PocketGroup, phones: string[], now: Date): Promise<Map<string, PocketRef>> {
   const merchantId = group.merchantId;
-  const phones = [...new Set(valid.map((item) => item.claim!.phoneNumber))].sort();
   const accounts = await openAccounts(
     tx,
     phones.map((phone) => ({ merchantId, name: pocketAccountName(group.id, phone), kind: 'pocket', currency: group.currency, floor: 0n })),
   );
-  const accountIds = phones.map((phone) => accounts.get(pocketAccountName(group.id, phone))!.id);
   await tx.$executeRawUnsafe(
     `INSERT INTO pockets (id, merchant_id, group_id, phone_number, account_id, created_at)
      SELECT v.id, $1, $2, v.phone_number, v.account_id, $3::timestamptz
@@ -409,18 +415,27 @@ async function chargeValid(
     now.toISOString(),
     phones.map(() => uuidv7(now.getTime())),
     phones,
-    accountIds,
+    phones.map((phone) => accounts.get(pocketAccountName(group.id, phone))!.id),
   );
-  // A second statement, so that it also sees pockets a concurrent batch opened and committed meanwhile.
-  const pockets = new Map(
-    (
-      await tx.$queryRawUnsafe<{ id: string; phone_number: string; account_id: string }[]>(
-        `SELECT id, phone_number, account_id FROM pockets WHERE group_id = $1 AND phone_number = ANY($2::text[])`,
-        group.id,
-        phones,
-      )
-    ).map((pocket) => [pocket.phone_number, { id: pocket.id, accountId: pocket.account_id }]),
-  );
+  // A statement of its own, so that it also sees pockets a concurrent batch opened and committed meanwhile.
+  return findPockets(tx, group.id, phones);
+}
+
+/** Opens the pockets the valid items need and moves their money, in batch order. */
+async function chargeValid(
+  tx: Db,
+  group: PocketGroup,
+  valid: JudgedItem[],
+  rows: Map<string, PocketCharge>,
+  now: Date,
+): Promise<Map<JudgedItem, ChargeResult>> {
+  const merchantId = group.merchantId;
+  const phones = [...new Set(valid.map((item) => item.claim!.phoneNumber))].sort();
+  const pockets = await findPockets(tx, group.id, phones);
+  const missing = phones.filter((phone) => !pockets.has(phone));
+  if (missing.length > 0) {
+    for (const [phone, pocket] of await openPockets(tx, group, missing, now)) pockets.set(phone, pocket);
+  }
 
   const outcomes = await createTransfers(
     tx,
