@@ -26,11 +26,11 @@ export interface LiveSubscription extends AsyncIterableIterator<EventMessage> {
   /** True once events were dropped because the consumer fell `limit` events behind. */
   readonly overflowed: boolean;
   /**
-   * Resolves when the transport may have lost events for this channel (the Redis subscribe
-   * connection came back after an outage): a consumer that can read the event log should catch up
-   * from it. A gap that happened while nobody waited resolves the next call at once.
+   * Like next(), but answers `'gap'` when the transport may have lost events for this channel (the
+   * Redis subscribe connection came back after an outage): a consumer that can read the event log
+   * should then catch up from it.
    */
-  nextGap(): Promise<void>;
+  nextOrGap(): Promise<IteratorResult<EventMessage> | 'gap'>;
   return(): Promise<IteratorResult<EventMessage>>;
 }
 
@@ -52,11 +52,10 @@ interface Listener {
 
 class QueuedSubscription implements LiveSubscription {
   #queue: EventMessage[] = [];
-  #waiting: ((result: IteratorResult<EventMessage>) => void) | null = null;
+  #waiting: { resolve: (result: IteratorResult<EventMessage> | 'gap') => void; gaps: boolean } | null = null;
   #done = false;
   #overflowed = false;
   #gapPending = false;
-  #gapWaiter: { promise: Promise<void>; resolve: () => void } | null = null;
   readonly #listener: Listener;
 
   constructor(
@@ -78,30 +77,18 @@ class QueuedSubscription implements LiveSubscription {
     return this.#overflowed;
   }
 
-  nextGap(): Promise<void> {
-    if (this.#gapPending) {
-      this.#gapPending = false;
-      return Promise.resolve();
-    }
-    if (!this.#gapWaiter) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((done) => (resolve = done));
-      this.#gapWaiter = { promise, resolve };
-    }
-    return this.#gapWaiter.promise;
-  }
-
   #onGap(): void {
-    const waiter = this.#gapWaiter;
-    this.#gapWaiter = null;
-    if (waiter) waiter.resolve();
-    else this.#gapPending = true;
+    const waiter = this.#waiting;
+    if (waiter?.gaps) {
+      this.#waiting = null;
+      waiter.resolve('gap');
+    } else this.#gapPending = true;
   }
 
   #push(message: EventMessage): void {
     if (this.#done) return;
     if (this.#waiting) {
-      const resolve = this.#waiting;
+      const { resolve } = this.#waiting;
       this.#waiting = null;
       resolve({ value: message, done: false });
       return;
@@ -123,20 +110,32 @@ class QueuedSubscription implements LiveSubscription {
   }
 
   next(): Promise<IteratorResult<EventMessage>> {
+    return this.#take(false) as Promise<IteratorResult<EventMessage>>;
+  }
+
+  nextOrGap(): Promise<IteratorResult<EventMessage> | 'gap'> {
+    return this.#take(true);
+  }
+
+  #take(gaps: boolean): Promise<IteratorResult<EventMessage> | 'gap'> {
+    if (gaps && this.#gapPending) {
+      this.#gapPending = false;
+      return Promise.resolve('gap');
+    }
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve({ value: queued, done: false });
     if (this.#overflowed) return Promise.reject(slowConsumer(this.limit));
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve) => (this.#waiting = resolve));
+    return new Promise((resolve) => (this.#waiting = { resolve, gaps }));
   }
 
   async return(): Promise<IteratorResult<EventMessage>> {
     this.#queue = [];
     this.#overflowed = false;
     if (!this.#done) this.#finish();
-    const resolve = this.#waiting;
+    const waiter = this.#waiting;
     this.#waiting = null;
-    resolve?.({ value: undefined, done: true });
+    waiter?.resolve({ value: undefined, done: true });
     return { value: undefined, done: true };
   }
 
@@ -240,7 +239,7 @@ function ready(client: Redis, ms: number): Promise<void> {
  * fails while Redis is down, so the relay keeps the event in the outbox until Redis has taken it;
  * SUBSCRIBE and UNSUBSCRIBE failures are logged, never left as unhandled rejections. When the
  * subscribe connection comes back after an outage (ioredis subscribes to every channel again),
- * messages published meanwhile are lost to it: every subscription is told so (`nextGap`), and the
+ * messages published meanwhile are lost to it: every subscription is told so (`nextOrGap`), and the
  * merchant stream reads what it missed from the event log.
  */
 export function createRedisBus(url: string, logger: Logger, options: BusOptions): EventBus {

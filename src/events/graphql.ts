@@ -64,23 +64,13 @@ export async function* merchantEvents(deps: Deps, merchantId: string, after: big
   }
   try {
     if (after !== null) yield* fromLog();
-    let current = live;
-    let gap = live.nextGap();
-    let pending = live.next();
     for (;;) {
-      const step = await Promise.race([pending, gap.then(() => null)]);
-      if (step === null) {
-        gap = live.nextGap();
+      const step = await live.nextOrGap();
+      if (step === 'gap') {
         yield* fromLog();
-        if (live !== current) {
-          current = live;
-          gap = live.nextGap();
-          pending = live.next();
-        }
         continue;
       }
       if (step.done) return;
-      pending = live.next();
       const id = BigInt(step.value.id);
       if (id <= last) continue;
       last = id;

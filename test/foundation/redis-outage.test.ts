@@ -57,7 +57,8 @@ describe.skipIf(!REDIS_URL)('a Redis outage', () => {
     expect(ready.status).toBe(503);
     expect(ready.json).toMatchObject({ status: 'unavailable', database: 'up', redis: 'down' });
     expect((await t.request('GET', '/healthz')).status).toBe(200);
-    expect(await t.app.deps.prisma.event.count({ where: { merchantId: merchant.merchantId, publishedAt: null } })).toBeGreaterThan(0);
+    // On PostgreSQL, the instances of other test files share the outbox and may publish it meanwhile.
+    if (!usesPostgres) expect(await t.app.deps.prisma.event.count({ where: { merchantId: merchant.merchantId, publishedAt: null } })).toBe(15);
 
     await proxy.restore();
     for (let i = 0; i < 5; i++) await charge(`after ${i}`);
@@ -89,6 +90,7 @@ describe.skipIf(!REDIS_URL)('a Redis outage', () => {
   });
 
   it.skipIf(!usesPostgres)('lets a subscriber whose instance lost Redis, while another instance published, catch up from the log', async () => {
+    await proxy.restore();
     const other = await startApp({ REDIS_URL });
     try {
       const merchant = await t.merchant();
