@@ -196,6 +196,8 @@ export interface EventBus {
   subscribe(topic: string, id: string, scope?: SubscriptionScope): LiveSubscription;
   /** Resolves once the message left for every instance; rejects when it could not (Redis down). */
   publish(topic: string, id: string, message: EventMessage): Promise<void>;
+  /** Channels this instance currently listens to (one per channel whatever its subscribers). */
+  channels(): number;
   /** Throws when the shared transport cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -213,6 +215,7 @@ export function createMemoryBus(options: BusOptions): EventBus {
     kind: 'memory',
     subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
     publish: async (topic, id, message) => channels.deliver(`${topic}:${id}`, message),
+    channels: () => channels.size,
     ping: async () => {},
     close: async () => {},
   };
@@ -290,6 +293,7 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
     publish: async (topic, id, message) => {
       await publishClient.publish(`${topic}:${id}`, JSON.stringify(message));
     },
+    channels: () => channels.size,
     ping: async () => {
       if (publishClient.status !== 'ready') await ready(publishClient, 1000);
       if ((await publishClient.ping()) !== 'PONG') throw new Error('redis did not answer PONG');

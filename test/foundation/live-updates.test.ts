@@ -99,6 +99,23 @@ describe('resuming', () => {
     expect(numbers).toEqual([...numbers].sort((x, y) => (x < y ? -1 : 1)));
     second.socket.close();
   });
+  it('stops listening as soon as a subscription to a quiet stream ends', async () => {
+    const a = await t.merchant();
+    const before = t.app.deps.bus.channels();
+    const socket = await RawSocket.open(t);
+    await socket.init(token(a));
+    socket.subscribe('1', EVENTS_QUERY);
+    socket.subscribe('2', EVENTS_QUERY, { after: '0' });
+    await until(() => t.app.deps.bus.channels() === before + 1, 5000, 'the merchant stream to be listened to');
+    socket.send({ type: 'complete', id: '1' });
+    await wait(200);
+    expect(t.app.deps.bus.channels()).toBe(before + 1);
+    socket.send({ type: 'complete', id: '2' });
+    // No event arrives to wake the streams: ending them must not wait for one.
+    await until(() => t.app.deps.bus.channels() === before, 2000, 'the channel to be released');
+    expect(t.app.deps.subscriptions.count(owner(a))).toBe(0);
+    socket.socket.close();
+  });
 });
 
 describe('limits and protocol', () => {
