@@ -186,6 +186,10 @@ class Channels {
     for (const listeners of this.#byChannel.values()) for (const listener of listeners) listener.gap();
   }
 
+  count(channel: string): number {
+    return this.#byChannel.get(channel)?.size ?? 0;
+  }
+
   get size(): number {
     return this.#byChannel.size;
   }
@@ -196,8 +200,8 @@ export interface EventBus {
   subscribe(topic: string, id: string, scope?: SubscriptionScope): LiveSubscription;
   /** Resolves once the message left for every instance; rejects when it could not (Redis down). */
   publish(topic: string, id: string, message: EventMessage): Promise<void>;
-  /** Channels this instance currently listens to (one per channel whatever its subscribers). */
-  channels(): number;
+  /** Local subscriptions to `topic:id` on this instance (one Redis subscription serves them all). */
+  subscribers(topic: string, id: string): number;
   /** Throws when the shared transport cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -215,7 +219,7 @@ export function createMemoryBus(options: BusOptions): EventBus {
     kind: 'memory',
     subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
     publish: async (topic, id, message) => channels.deliver(`${topic}:${id}`, message),
-    channels: () => channels.size,
+    subscribers: (topic, id) => channels.count(`${topic}:${id}`),
     ping: async () => {},
     close: async () => {},
   };
@@ -293,7 +297,7 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
     publish: async (topic, id, message) => {
       await publishClient.publish(`${topic}:${id}`, JSON.stringify(message));
     },
-    channels: () => channels.size,
+    subscribers: (topic, id) => channels.count(`${topic}:${id}`),
     ping: async () => {
       if (publishClient.status !== 'ready') await ready(publishClient, 1000);
       if ((await publishClient.ping()) !== 'PONG') throw new Error('redis did not answer PONG');

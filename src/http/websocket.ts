@@ -15,8 +15,8 @@ interface Extra {
 }
 
 /** Close codes of our own, beside graphql-ws's 4400–4499 (see docs/live-updates.md). */
-export const CLOSE_IDLE = 1000;
-export const CLOSE_SLOW_CONSUMER = 4008;
+const CLOSE_IDLE = 1000;
+const CLOSE_SLOW_CONSUMER = 4008;
 // A client that stops reading never answers the close frame; ws drops the TCP connection after
 // its own closing timeout (30 s) in that case.
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
+import { MERCHANT_STREAM } from '../../src/events/bus.ts';
 import { startApp, token, type TestApp } from '../support/app.ts';
 import { emit, EVENTS_QUERY, RawSocket, SseStream, until, wait } from '../support/live.ts';
 
@@ -101,18 +102,17 @@ describe('resuming', () => {
   });
   it('stops listening as soon as a subscription to a quiet stream ends', async () => {
     const a = await t.merchant();
-    const before = t.app.deps.bus.channels();
+    const listeners = () => t.app.deps.bus.subscribers(MERCHANT_STREAM, a.merchantId);
     const socket = await RawSocket.open(t);
     await socket.init(token(a));
     socket.subscribe('1', EVENTS_QUERY);
     socket.subscribe('2', EVENTS_QUERY, { after: '0' });
-    await until(() => t.app.deps.bus.channels() === before + 1, 5000, 'the merchant stream to be listened to');
+    await until(() => listeners() === 2, 5000, 'the merchant stream to be listened to');
     socket.send({ type: 'complete', id: '1' });
-    await wait(200);
-    expect(t.app.deps.bus.channels()).toBe(before + 1);
-    socket.send({ type: 'complete', id: '2' });
     // No event arrives to wake the streams: ending them must not wait for one.
-    await until(() => t.app.deps.bus.channels() === before, 2000, 'the channel to be released');
+    await until(() => listeners() === 1, 5000, 'the first subscription to stop listening');
+    socket.send({ type: 'complete', id: '2' });
+    await until(() => listeners() === 0, 5000, 'the second subscription to stop listening');
     expect(t.app.deps.subscriptions.count(owner(a))).toBe(0);
     socket.socket.close();
   });
