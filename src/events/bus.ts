@@ -275,20 +275,21 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
     }
     channels.deliver(channel, message);
   });
-  let connectedBefore = false;
   subscribeClient.on('ready', () => {
-    if (!connectedBefore) {
-      connectedBefore = true;
-      return;
-    }
-    // Commands on one connection run in order: once PING answers, the re-subscriptions ioredis
-    // sent on reconnecting are in force, and a subscriber reading the log from now misses nothing.
-    subscribeClient.ping().then(
-      () => {
-        logger.info({ channels: channels.size }, 'redis subscriptions restored');
-        channels.gap();
-      },
-      (error: Error) => logger.warn({ err: error.message }, 'redis ping after reconnecting failed'),
+    // Subscriptions made while the connection was down (at start, or during an outage) missed
+    // what other instances published meanwhile, as did the ones it carried before an outage.
+    if (channels.size === 0) return;
+    // Commands on one connection run in order: once PING answers, the re-subscriptions (and the
+    // subscriptions queued while offline) are in force, and a subscriber reading the log from then
+    // misses nothing. ioredis emits 'ready' before it writes them, hence the PING a turn later.
+    setImmediate(() =>
+      subscribeClient.ping().then(
+        () => {
+          logger.info({ channels: channels.size }, 'redis subscriptions restored');
+          channels.gap();
+        },
+        (error: Error) => logger.warn({ err: error.message }, 'redis ping after reconnecting failed'),
+      ),
     );
   });
   return {
