@@ -8,6 +8,7 @@ import { seedDemo } from './demo.ts';
 import { systemClock, type Clock, type Deps } from './deps.ts';
 import { createMemoryBus, createRedisBus } from './events/bus.ts';
 import { OutboxRelay } from './events/outbox.ts';
+import { SubscriptionRegistry } from './events/subscriptions.ts';
 import { createGraphQL } from './graphql/yoga.ts';
 import { createHttpApp } from './http/rest.ts';
 import { attachWebSocketServer } from './http/websocket.ts';
@@ -34,10 +35,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const database = await openDatabase(config);
   const { prisma } = database;
-  const bus = config.REDIS_URL ? createRedisBus(config.REDIS_URL, logger) : createMemoryBus();
+  const busOptions = { queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT };
+  const bus = config.REDIS_URL ? createRedisBus(config.REDIS_URL, logger, busOptions) : createMemoryBus(busOptions);
   const relay = new OutboxRelay(prisma, bus, logger, { pollMs: config.OUTBOX_POLL_MS, retentionHours: config.EVENT_RETENTION_HOURS });
   const clock = options.clock ?? systemClock;
-  const deps: Deps = { config, prisma, bus, relay, logger, clock, auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS, clock) };
+  const deps: Deps = { config, prisma, bus, relay, logger, clock, auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS, clock),
+    subscriptions: new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOwner: config.SUBSCRIPTIONS_PER_MERCHANT }),
+  };
   if (config.DEMO) await seedDemo(database);
   const yoga = createGraphQL(deps);
   const inFlight = { count: 0 };

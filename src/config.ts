@@ -66,6 +66,43 @@ const schema = z.object({
     .min(1)
     .default(24 * 7)
     .describe('Published events older than this are pruned from the event log.'),
+  SUBSCRIPTIONS_PER_CONNECTION: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(100)
+    .describe('Subscriptions one graphql-ws connection may hold at once; past it a subscription is refused with TOO_MANY_SUBSCRIPTIONS.'),
+  SUBSCRIPTIONS_PER_MERCHANT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Subscriptions (graphql-ws and SSE) one merchant may hold at once on one server instance; past it a subscription is refused with TOO_MANY_SUBSCRIPTIONS.'),
+  SUBSCRIPTION_QUEUE_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(1000)
+    .describe('Events a subscription may have waiting for a client that does not read; past it the client is dropped as a slow consumer (WebSocket close 4008, SSE stream ended).'),
+  WS_MAX_BUFFERED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(4 * 1024 * 1024)
+    .describe('Bytes a WebSocket may have queued for sending; past it the connection is closed with 4008 (slow consumer).'),
+  WS_IDLE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60_000)
+    .describe('A graphql-ws connection without any subscription for this long is closed with 1000 (idle); 0 keeps idle connections open.'),
+  WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(10_000)
+    .describe('How long a new graphql-ws connection may take to send connection_init before it is closed with 4408.'),
   SHUTDOWN_TIMEOUT_MS: z.coerce
     .number()
     .int()

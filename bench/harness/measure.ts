@@ -28,7 +28,7 @@ export interface Options {
 
 export interface Fixtures {
   merchantId: string;
-  /** `Token …` of the bench merchant (scopes pockets, credit, wallets; right Manage payments). */
+  /** `Token …` of the bench merchant (scopes pockets, credit, wallets, events; right Manage payments). */
   authorization: string;
   poolSlug: string;
   poolPockets: number;

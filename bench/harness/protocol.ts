@@ -42,7 +42,33 @@ export type Job =
     }
   | { kind: 'pg'; databaseUrl: string; connections: number; duration: number; program: PgProgram }
   | { kind: 'ws-open'; url: string; count: number; authorization: string }
-  | { kind: 'ws-close' };
+  | { kind: 'ws-close' }
+  /** graphql-ws connections, one subscription each, kept open until `subs-collect`. */
+  | { kind: 'subs-open'; url: string; authorization: string; subscriptions: { key: string; query: string; variables: Record<string, unknown> }[] }
+  /**
+   * Waits until every subscription has what it should (or `quietMs` pass without a delivery),
+   * then closes them and reports. `expected` lists the published events; a subscription whose
+   * key is `own:<objectId>` expects that object's events, any other key expects them all.
+   */
+  | { kind: 'subs-collect'; expected: { id: string; objectId: string }[]; quietMs: number; timeoutMs: number };
+
+export interface SubscriptionResult {
+  subscriptions: number;
+  expected: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  /** Deliveries whose id is not larger than the last one the subscription received. */
+  outOfOrder: number;
+  /** From the event's occurredAt to its arrival, over every delivery. */
+  latencyMs: { p50: number; p99: number; max: number };
+  /** From the first event's occurredAt to the last arrival. */
+  windowMs: number;
+  perSecond: number;
+  /** Subscriptions closed by the server, by close code. */
+  closed: Record<string, number>;
+  errors: string[];
+}
 
 export interface LoadResult {
   /** Requests (or SQL operations) answered. */

@@ -418,6 +418,111 @@ async function closeSockets(): Promise<{ open: number }> {
   return { open: 0 };
 }
 
+interface Subscriber {
+  key: string;
+  socket: WebSocket;
+  ids: string[];
+  latencies: number[];
+}
+const subscribers: Subscriber[] = [];
+const subscriberErrors: string[] = [];
+const serverClosed: Record<string, number> = {};
+let lastDelivery = 0;
+let firstOccurred = Number.POSITIVE_INFINITY;
+
+/** The event inside a `next` payload: the first field of `data`, with `id` or `eventId` and `occurredAt`. */
+function eventOf(payload: { data?: Record<string, { id?: string; eventId?: string; occurredAt?: string }>; errors?: unknown }): { id: string; occurredAt: string } | null {
+  const value = payload.data ? Object.values(payload.data)[0] : undefined;
+  const id = value?.id ?? value?.eventId;
+  return id && value?.occurredAt ? { id, occurredAt: value.occurredAt } : null;
+}
+
+async function openSubscriptions(job: Extract<Job, { kind: 'subs-open' }>): Promise<{ open: number }> {
+  for (let start = 0; start < job.subscriptions.length; start += 50) {
+    const chunk = job.subscriptions.slice(start, start + 50);
+    const opened = await Promise.all(chunk.map(() => openSocket(job.url, job.authorization)));
+    opened.forEach((socket, index) => {
+      const { key, query, variables } = chunk[index]!;
+      const subscriber: Subscriber = { key, socket, ids: [], latencies: [] };
+      subscribers.push(subscriber);
+      socket.removeAllListeners('close');
+      socket.on('close', (code) => {
+        if (code !== 1000) serverClosed[code] = (serverClosed[code] ?? 0) + 1;
+      });
+      socket.on('message', (data: WebSocket.RawData) => {
+        const message = JSON.parse(String(data)) as { type: string; payload?: any };
+        if (message.type === 'next') {
+          const event = eventOf(message.payload);
+          if (!event) {
+            if (subscriberErrors.length < SAMPLES) subscriberErrors.push(JSON.stringify(message.payload).slice(0, 300));
+            return;
+          }
+          const now = Date.now();
+          lastDelivery = now;
+          firstOccurred = Math.min(firstOccurred, Date.parse(event.occurredAt));
+          subscriber.ids.push(event.id);
+          subscriber.latencies.push(now - Date.parse(event.occurredAt));
+        } else if (message.type === 'error' && subscriberErrors.length < SAMPLES) subscriberErrors.push(JSON.stringify(message.payload).slice(0, 300));
+      });
+      socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables } }));
+    });
+  }
+  return { open: subscribers.length };
+}
+
+async function collectSubscriptions(job: Extract<Job, { kind: 'subs-collect' }>) {
+  const byObject = new Map<string, string[]>();
+  for (const event of job.expected) {
+    const list = byObject.get(event.objectId) ?? [];
+    list.push(event.id);
+    byObject.set(event.objectId, list);
+  }
+  const all = job.expected.map((event) => event.id);
+  const expectedOf = (key: string) => (key.startsWith('own:') ? (byObject.get(key.slice(4)) ?? []) : all);
+  const expected = subscribers.reduce((sum, subscriber) => sum + expectedOf(subscriber.key).length, 0);
+  const delivered = () => subscribers.reduce((sum, subscriber) => sum + subscriber.ids.length, 0);
+  const started = Date.now();
+  let quietSince = Math.max(lastDelivery, started);
+  while (delivered() < expected && Date.now() - quietSince < job.quietMs && Date.now() - started < job.timeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    quietSince = Math.max(quietSince, lastDelivery);
+  }
+  let lost = 0;
+  let duplicated = 0;
+  let outOfOrder = 0;
+  const latencies: number[] = [];
+  for (const subscriber of subscribers) {
+    const unique = new Set(subscriber.ids);
+    duplicated += subscriber.ids.length - unique.size;
+    for (const id of expectedOf(subscriber.key)) if (!unique.has(id)) lost++;
+    for (let i = 1; i < subscriber.ids.length; i++) if (BigInt(subscriber.ids[i]!) <= BigInt(subscriber.ids[i - 1]!)) outOfOrder++;
+    latencies.push(...subscriber.latencies);
+  }
+  latencies.sort((a, b) => a - b);
+  const total = delivered();
+  const windowMs = Math.max(1, lastDelivery - firstOccurred);
+  const result = {
+    subscriptions: subscribers.length,
+    expected,
+    delivered: total,
+    lost,
+    duplicated,
+    outOfOrder,
+    latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? Number.NaN },
+    windowMs,
+    perSecond: (total / windowMs) * 1000,
+    closed: { ...serverClosed },
+    errors: subscriberErrors.splice(0),
+  };
+  for (const subscriber of subscribers.splice(0)) {
+    subscriber.socket.removeAllListeners('close');
+    subscriber.socket.terminate();
+  }
+  for (const code of Object.keys(serverClosed)) delete serverClosed[code];
+  firstOccurred = Number.POSITIVE_INFINITY;
+  return result;
+}
+
 function run(job: Job): Promise<unknown> {
   switch (job.kind) {
     case 'http':
@@ -428,6 +533,10 @@ function run(job: Job): Promise<unknown> {
       return openSockets(job);
     case 'ws-close':
       return closeSockets();
+    case 'subs-open':
+      return openSubscriptions(job);
+    case 'subs-collect':
+      return collectSubscriptions(job);
   }
 }
 

@@ -1,6 +1,5 @@
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import { createPubSub, type PubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
 /** What subscribers receive: a pointer to what changed. Subscribers re-read the object they show. */
@@ -16,37 +15,216 @@ export interface EventMessage {
 }
 
 /** Channels are `topic:id`; the merchant-wide stream is `MERCHANT_EVENTS:<merchantId>`. */
-export type Topics = Record<string, [id: string, message: EventMessage]>;
 export const MERCHANT_STREAM = 'MERCHANT_EVENTS';
 
+/**
+ * A live subscription to one channel. Events wait in a bounded queue until the consumer asks for
+ * them: a consumer that does not read (a client whose socket is full) makes the queue overflow,
+ * and the subscription then fails with SLOW_CONSUMER instead of holding events without limit.
+ */
+export interface LiveSubscription extends AsyncIterableIterator<EventMessage> {
+  /** True once events were dropped because the consumer fell `limit` events behind. */
+  readonly overflowed: boolean;
+  /**
+   * Like next(), but answers `'gap'` when the transport may have lost events for this channel (the
+   * Redis subscribe connection came back after an outage): a consumer that can read the event log
+   * should then catch up from it.
+   */
+  nextOrGap(): Promise<IteratorResult<EventMessage> | 'gap'>;
+  return(): Promise<IteratorResult<EventMessage>>;
+}
+
+export const slowConsumer = (limit: number) =>
+  new AppError('SLOW_CONSUMER', `The subscriber fell more than ${limit} events behind and was dropped; resume from the last event id received.`);
+
+/** What a live subscription needs from the operation it serves. */
+export interface SubscriptionScope {
+  /** Aborted when the operation ends: the subscription stops at once. */
+  signal?: AbortSignal;
+  /** Called when the queue overflows (the consumer is blocked on a client that does not read). */
+  onOverflow?(): void;
+}
+
+interface Listener {
+  deliver(message: EventMessage): void;
+  gap(): void;
+}
+
+class QueuedSubscription implements LiveSubscription {
+  #queue: EventMessage[] = [];
+  #waiting: { resolve: (result: IteratorResult<EventMessage> | 'gap') => void; gaps: boolean } | null = null;
+  #done = false;
+  #overflowed = false;
+  #gapPending = false;
+  readonly #listener: Listener;
+
+  constructor(
+    private readonly limit: number,
+    private readonly detach: (listener: Listener) => void,
+    private readonly scope: SubscriptionScope,
+  ) {
+    this.#listener = { deliver: (message) => this.#push(message), gap: () => this.#onGap() };
+    scope.signal?.addEventListener('abort', this.#abort, { once: true });
+  }
+
+  readonly #abort = () => void this.return();
+
+  get listener(): Listener {
+    return this.#listener;
+  }
+
+  get overflowed(): boolean {
+    return this.#overflowed;
+  }
+
+  #onGap(): void {
+    const waiter = this.#waiting;
+    if (waiter?.gaps) {
+      this.#waiting = null;
+      waiter.resolve('gap');
+    } else this.#gapPending = true;
+  }
+
+  #push(message: EventMessage): void {
+    if (this.#done) return;
+    if (this.#waiting) {
+      const { resolve } = this.#waiting;
+      this.#waiting = null;
+      resolve({ value: message, done: false });
+      return;
+    }
+    if (this.#queue.length >= this.limit) {
+      this.#overflowed = true;
+      this.#queue = [];
+      this.#finish();
+      this.scope.onOverflow?.();
+      return;
+    }
+    this.#queue.push(message);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.scope.signal?.removeEventListener('abort', this.#abort);
+    this.detach(this.#listener);
+  }
+
+  next(): Promise<IteratorResult<EventMessage>> {
+    return this.#take(false) as Promise<IteratorResult<EventMessage>>;
+  }
+
+  nextOrGap(): Promise<IteratorResult<EventMessage> | 'gap'> {
+    return this.#take(true);
+  }
+
+  #take(gaps: boolean): Promise<IteratorResult<EventMessage> | 'gap'> {
+    if (gaps && this.#gapPending) {
+      this.#gapPending = false;
+      return Promise.resolve('gap');
+    }
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve({ value: queued, done: false });
+    if (this.#overflowed) return Promise.reject(slowConsumer(this.limit));
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.#waiting = { resolve, gaps }));
+  }
+
+  async return(): Promise<IteratorResult<EventMessage>> {
+    this.#queue = [];
+    this.#overflowed = false;
+    if (!this.#done) this.#finish();
+    const waiter = this.#waiting;
+    this.#waiting = null;
+    waiter?.resolve({ value: undefined, done: true });
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** Local fan-out: every channel's listeners in this process. */
+class Channels {
+  readonly #byChannel = new Map<string, Set<Listener>>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly onFirst: (channel: string) => void,
+    private readonly onLast: (channel: string) => void,
+  ) {}
+
+  subscribe(channel: string, scope: SubscriptionScope): LiveSubscription {
+    if (scope.signal?.aborted) {
+      const ended = new QueuedSubscription(0, () => {}, {});
+      void ended.return();
+      return ended;
+    }
+    const subscription: QueuedSubscription = new QueuedSubscription(this.limit, (listener) => {
+      const listeners = this.#byChannel.get(channel);
+      if (!listeners?.delete(listener) || listeners.size > 0) return;
+      this.#byChannel.delete(channel);
+      this.onLast(channel);
+    }, scope);
+    let listeners = this.#byChannel.get(channel);
+    if (!listeners) {
+      listeners = new Set();
+      this.#byChannel.set(channel, listeners);
+      this.onFirst(channel);
+    }
+    listeners.add(subscription.listener);
+    return subscription;
+  }
+
+  deliver(channel: string, message: EventMessage): void {
+    const listeners = this.#byChannel.get(channel);
+    if (!listeners) return;
+    for (const listener of [...listeners]) listener.deliver(message);
+  }
+
+  gap(): void {
+    for (const listeners of this.#byChannel.values()) for (const listener of listeners) listener.gap();
+  }
+
+  count(channel: string): number {
+    return this.#byChannel.get(channel)?.size ?? 0;
+  }
+
+  get size(): number {
+    return this.#byChannel.size;
+  }
+}
+
 export interface EventBus {
-  pubsub: PubSub<Topics>;
+  /** Live events of `topic:id` from now on, on every instance. */
+  subscribe(topic: string, id: string, scope?: SubscriptionScope): LiveSubscription;
   /** Resolves once the message left for every instance; rejects when it could not (Redis down). */
   publish(topic: string, id: string, message: EventMessage): Promise<void>;
+  /** Local subscriptions to `topic:id` on this instance (one Redis subscription serves them all). */
+  subscribers(topic: string, id: string): number;
   /** Throws when the shared transport cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
   kind: 'memory' | 'redis';
 }
 
-export function createMemoryBus(): EventBus {
-  const pubsub = createPubSub<Topics>();
+export interface BusOptions {
+  /** Events a subscription may hold for a consumer that does not read (SUBSCRIPTION_QUEUE_LIMIT). */
+  queueLimit: number;
+}
+
+export function createMemoryBus(options: BusOptions): EventBus {
+  const channels = new Channels(options.queueLimit, () => {}, () => {});
   return {
     kind: 'memory',
-    pubsub,
-    publish: async (topic, id, message) => pubsub.publish(topic, id, message),
+    subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
+    publish: async (topic, id, message) => channels.deliver(`${topic}:${id}`, message),
+    subscribers: (topic, id) => channels.count(`${topic}:${id}`),
     ping: async () => {},
     close: async () => {},
   };
 }
 
-/**
- * Redis pub/sub through two connections. Subscriptions go through the Yoga Redis event target;
- * publishing does not: the event target's dispatchEvent fires `PUBLISH` without awaiting it, so a
- * Redis outage would surface as an unhandled rejection and the event would be lost. The relay
- * publishes on the same channels with the same JSON encoding, awaits the answer, and keeps the
- * event in the outbox until Redis has taken it.
- */
 /** Waits for a connection that is still being made (at start, or reconnecting after an outage). */
 function ready(client: Redis, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -62,28 +240,65 @@ function ready(client: Redis, ms: number): Promise<void> {
   });
 }
 
-export function createRedisBus(url: string, logger: Logger): EventBus {
-  const publishClient = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    lazyConnect: false,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-  });
-  const subscribeClient = new Redis(url, { retryStrategy: (attempt) => Math.min(attempt * 200, 2000) });
+/**
+ * Redis pub/sub through two connections (publish, subscribe) and `topic:id` channels, one Redis
+ * subscription per channel whatever the number of local subscribers. Publishing is awaited and
+ * fails while Redis is down, so the relay keeps the event in the outbox until Redis has taken it;
+ * SUBSCRIBE and UNSUBSCRIBE failures are logged, never left as unhandled rejections. When the
+ * subscribe connection comes back after an outage (ioredis subscribes to every channel again),
+ * messages published meanwhile are lost to it: every subscription is told so (`nextOrGap`), and the
+ * merchant stream reads what it missed from the event log.
+ */
+export function createRedisBus(url: string, logger: Logger, options: BusOptions): EventBus {
+  const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
+  const publishClient = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy });
+  const subscribeClient = new Redis(url, { retryStrategy, maxRetriesPerRequest: null });
   for (const [name, client] of [
     ['publish', publishClient],
     ['subscribe', subscribeClient],
   ] as const) {
     client.on('error', (error: Error) => logger.warn({ err: error.message, connection: name }, 'redis connection error'));
   }
-  const eventTarget = createRedisEventTarget({ publishClient, subscribeClient });
-  const pubsub = createPubSub<Topics>({ eventTarget });
+  const warn = (action: string, channel: string) => (error: Error) => logger.warn({ err: error.message, channel }, `redis ${action} failed`);
+  const channels = new Channels(
+    options.queueLimit,
+    (channel) => void subscribeClient.subscribe(channel).catch(warn('subscribe', channel)),
+    (channel) => void subscribeClient.unsubscribe(channel).catch(warn('unsubscribe', channel)),
+  );
+  subscribeClient.on('message', (channel: string, text: string) => {
+    let message: EventMessage;
+    try {
+      message = JSON.parse(text) as EventMessage;
+    } catch {
+      logger.warn({ channel }, 'ignored a message that is not JSON');
+      return;
+    }
+    channels.deliver(channel, message);
+  });
+  subscribeClient.on('ready', () => {
+    // Subscriptions made while the connection was down (at start, or during an outage) missed
+    // what other instances published meanwhile, as did the ones it carried before an outage.
+    if (channels.size === 0) return;
+    // Commands on one connection run in order: once PING answers, the re-subscriptions (and the
+    // subscriptions queued while offline) are in force, and a subscriber reading the log from then
+    // misses nothing. ioredis emits 'ready' before it writes them, hence the PING a turn later.
+    setImmediate(() =>
+      subscribeClient.ping().then(
+        () => {
+          logger.info({ channels: channels.size }, 'redis subscriptions restored');
+          channels.gap();
+        },
+        (error: Error) => logger.warn({ err: error.message }, 'redis ping after reconnecting failed'),
+      ),
+    );
+  });
   return {
     kind: 'redis',
-    pubsub,
+    subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
     publish: async (topic, id, message) => {
       await publishClient.publish(`${topic}:${id}`, JSON.stringify(message));
     },
+    subscribers: (topic, id) => channels.count(`${topic}:${id}`),
     ping: async () => {
       if (publishClient.status !== 'ready') await ready(publishClient, 1000);
       if ((await publishClient.ping()) !== 'PONG') throw new Error('redis did not answer PONG');

@@ -2,7 +2,8 @@ import { requireMerchant } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { invalid } from '../errors.ts';
 import { builder } from '../graphql/builder.ts';
-import { MERCHANT_STREAM, type EventMessage } from './bus.ts';
+import type { GraphQLContext } from '../graphql/context.ts';
+import { MERCHANT_STREAM, type EventMessage, type LiveSubscription, type SubscriptionScope } from './bus.ts';
 import { readEventLog } from './outbox.ts';
 
 export const EventRef = builder.objectRef<EventMessage>('Event').implement({
@@ -16,47 +17,109 @@ export const EventRef = builder.objectRef<EventMessage>('Event').implement({
   }),
 });
 
+const PAGE = 500;
+
 /**
  * A merchant's stream: first what the event log holds after `after`, then live events, in order
  * and without repeats. The live subscription starts before the log is read, so nothing committed
- * in between is missed; anything at or below the last id sent is dropped.
+ * in between is missed; anything at or below the last id sent is dropped. The log is read again
+ * whenever live delivery may have lost events: when the live queue overflowed while the log was
+ * being replayed (the replay itself is the catching up), and when the Redis subscribe connection
+ * came back after an outage. Once live, a consumer that stops reading is dropped (SLOW_CONSUMER).
  */
-export async function* merchantEvents(deps: Deps, merchantId: string, after: bigint | null): AsyncGenerator<EventMessage> {
-  const live = deps.bus.pubsub.subscribe(MERCHANT_STREAM, merchantId)[Symbol.asyncIterator]();
-  const firstLive = live.next();
-  let last = after ?? -1n;
-  try {
-    if (after !== null) {
+export async function* merchantEvents(deps: Deps, merchantId: string, after: bigint | null, scope: SubscriptionScope = {}): AsyncGenerator<EventMessage> {
+  // Overflowing while the log is being read is expected (the log is the catching up); once live,
+  // it means the client stopped reading.
+  let catchingUp = false;
+  const liveScope: SubscriptionScope = {
+    signal: scope.signal,
+    onOverflow: () => {
+      if (!catchingUp) scope.onOverflow?.();
+    },
+  };
+  let live: LiveSubscription = deps.bus.subscribe(MERCHANT_STREAM, merchantId, liveScope);
+  const signal = scope.signal;
+  // A live-only stream starts where the log stands once it is subscribed, so that a gap in live
+  // delivery can be filled from the log without replaying older events.
+  let last = after ?? (await streamPosition(deps, merchantId));
+  async function* fromLog(): AsyncGenerator<EventMessage> {
+    catchingUp = true;
+    try {
       for (;;) {
-        const page = await readEventLog(deps.prisma, merchantId, last);
+        if (signal?.aborted) return;
+        if (live.overflowed) {
+          await live.return();
+          live = deps.bus.subscribe(MERCHANT_STREAM, merchantId, liveScope);
+        }
+        const page = await readEventLog(deps.prisma, merchantId, last, PAGE);
         for (const event of page) {
           last = BigInt(event.id);
           yield event;
         }
-        if (page.length < 500) break;
+        if (page.length < PAGE && !live.overflowed) return;
       }
+    } finally {
+      catchingUp = false;
     }
-    for (let next = await firstLive; !next.done; next = await live.next()) {
-      const id = BigInt(next.value.id);
+  }
+  try {
+    if (after !== null) yield* fromLog();
+    for (;;) {
+      const step = await live.nextOrGap();
+      if (step === 'gap') {
+        yield* fromLog();
+        continue;
+      }
+      if (step.done) return;
+      const id = BigInt(step.value.id);
       if (id <= last) continue;
       last = id;
-      yield next.value;
+      yield step.value;
     }
   } finally {
-    await live.return?.();
+    await live.return();
+  }
+}
+
+/** The merchant's latest numbered event, or 0. */
+async function streamPosition(deps: Deps, merchantId: string): Promise<bigint> {
+  const [row] = await deps.prisma.$queryRawUnsafe<{ seq: bigint | null }[]>(
+    'SELECT max(seq) AS seq FROM events WHERE merchant_id = $1',
+    merchantId,
+  );
+  return row?.seq ?? 0n;
+}
+
+/**
+ * The position a resumable subscription starts after: the SSE `Last-Event-ID` header when the
+ * request carries one (a reconnecting EventSource sends the id of the last message it received,
+ * which is newer than the `after` its URL was first opened with), else the `after` argument.
+ */
+export function resumePosition(ctx: GraphQLContext, after: unknown, field = 'after'): bigint | null {
+  const given = ctx.stream?.lastEventId ?? (after === null || after === undefined ? null : String(after));
+  if (given === null) return null;
+  if (!/^\d{1,19}$/.test(given)) throw invalid(field, `${field} is an event id.`);
+  return BigInt(given);
+}
+
+/** Records, for the SSE writer, the event id of each item a resumable subscription yields. */
+export async function* withEventIds<T>(ctx: GraphQLContext, source: AsyncIterable<T>, idOf: (item: T) => string): AsyncGenerator<T> {
+  for await (const item of source) {
+    if (ctx.stream) ctx.stream.eventId = idOf(item);
+    yield item;
   }
 }
 
 builder.subscriptionField('events', (t) =>
   t.field({
     type: EventRef,
-    description: "The merchant's events as they happen; pass the last id seen as `after` to first receive what was missed.",
+    description:
+      "The merchant's events as they happen; pass the last id seen as `after` (or, over SSE, the `Last-Event-ID` header) to first receive what was missed.",
     args: { after: t.arg.id({ required: false }) },
     subscribe: (_root, args, ctx) => {
       const merchant = requireMerchant(ctx.principal, { scope: 'events' });
-      const after = args.after === null || args.after === undefined ? null : String(args.after);
-      if (after !== null && !/^\d{1,19}$/.test(after)) throw invalid('after', 'after is an event id.');
-      return merchantEvents(ctx.deps, merchant.merchantId, after === null ? null : BigInt(after));
+      const after = resumePosition(ctx, args.after);
+      return withEventIds(ctx, merchantEvents(ctx.deps, merchant.merchantId, after, ctx.operation), (event) => event.id);
     },
     resolve: (event) => event,
   }),

@@ -2,9 +2,10 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
+import { sseEventIds, subscriptionLimits, type ConnectionSubscriptions, type StreamCursor } from '../events/subscriptions.ts';
 import { AccessError, AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { GraphQLContext } from './context.ts';
+import type { GraphQLContext, OperationScope } from './context.ts';
 import { buildSchema } from './schema.ts';
 
 /** What the HTTP layer (or the WebSocket server) hands to every GraphQL operation. */
@@ -13,6 +14,24 @@ export interface ServerContext {
   logger: Logger;
   /** Set by the WebSocket server, which authenticates once, at connection_init. */
   wsPrincipal?: Principal;
+  /** Set by the WebSocket server: the connection's subscription count. */
+  connection?: ConnectionSubscriptions;
+  /** Set by the HTTP layer for GraphQL requests: SSE resume position and event ids. */
+  stream?: StreamCursor;
+  /** Drops the client's connection (a WebSocket closed with 4008, an SSE response destroyed). */
+  dropConnection?: () => void;
+}
+
+function operationScope(dropConnection: (() => void) | undefined): OperationScope {
+  const controller = new AbortController();
+  return {
+    signal: controller.signal,
+    end: () => controller.abort(),
+    onOverflow: () => {
+      dropConnection?.();
+      controller.abort();
+    },
+  };
 }
 
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -59,9 +78,17 @@ export function createGraphQL(deps: Deps): Yoga {
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: (error) => maskError(error, deps.logger) },
-    plugins: [idempotencyExtension],
+    plugins: [idempotencyExtension, subscriptionLimits(deps.subscriptions), sseEventIds()],
     context: async (initial): Promise<GraphQLContext> => {
-      const base = { deps, requestId: initial.requestId, logger: initial.logger, idempotency: [] };
+      const base = {
+        deps,
+        requestId: initial.requestId,
+        logger: initial.logger,
+        idempotency: [],
+        operation: operationScope(initial.dropConnection),
+        connection: initial.connection,
+        stream: initial.stream,
+      };
       if (initial.wsPrincipal) return { ...base, principal: initial.wsPrincipal, idempotencyKey: null };
       const header = initial.request.headers.get('authorization');
       const principal = header ? await deps.auth.authenticate(header) : null;

@@ -59,7 +59,19 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
   );
 
   app.on(['GET', 'POST', 'OPTIONS'], yoga.graphqlEndpoint, (c) =>
-    yoga.fetch(c.req.raw, { requestId: c.get('requestId'), logger: c.get('logger') }),
+    yoga.fetch(c.req.raw, {
+      requestId: c.get('requestId'),
+      logger: c.get('logger'),
+      stream: { lastEventId: c.req.header('last-event-id') || null, eventId: null },
+      // Under @hono/node-server: ends an SSE response whose client stopped reading.
+      dropConnection: () => {
+        const outgoing = (c.env as { outgoing?: { destroy(): void; destroyed: boolean } } | undefined)?.outgoing;
+        if (!outgoing || outgoing.destroyed) return;
+        deps.subscriptions.slowConsumersDropped++;
+        c.get('logger').warn('ending an SSE response whose client does not keep up');
+        outgoing.destroy();
+      },
+    }),
   );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -1,39 +1,99 @@
 import type { Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
+import type { ConnectionSubscriptions } from '../events/subscriptions.ts';
 import type { Yoga } from '../graphql/yoga.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
 interface Extra {
   principal?: Principal;
   requestId?: string;
+  connection?: ConnectionSubscriptions;
 }
+
+/** Close codes of our own, beside graphql-ws's 4400–4499 (see docs/live-updates.md). */
+const CLOSE_IDLE = 1000;
+const CLOSE_SLOW_CONSUMER = 4008;
+// A client that stops reading never answers the close frame; ws drops the TCP connection after
+// its own closing timeout (30 s) in that case.
+
+const isSlowConsumer = (error: unknown): boolean => {
+  for (let current = error as { extensions?: { code?: unknown }; code?: unknown; originalError?: unknown } | undefined; current; current = current.originalError as typeof current) {
+    if (current.extensions?.code === 'SLOW_CONSUMER' || current.code === 'SLOW_CONSUMER') return true;
+  }
+  return false;
+};
 
 /**
  * graphql-ws on the GraphQL path of the HTTP server. Connections authenticate once, in
  * connection_init's payload (`{"authorization": "<scheme> <credential>"}`, the value of the HTTP
  * header); a missing or bad credential closes the socket with 4403. Every operation then runs
- * through `yoga.getEnveloped`, so Yoga's plugins (masking, limits, context) apply as on HTTP.
+ * through `yoga.getEnveloped`, so Yoga's plugins (masking, subscription limits, context) apply as
+ * on HTTP. A connection without subscriptions for WS_IDLE_TIMEOUT_MS is closed with 1000; one
+ * whose client does not read (more than WS_MAX_BUFFERED_BYTES waiting to be sent, or a
+ * subscription SUBSCRIPTION_QUEUE_LIMIT events behind) with 4008.
  */
 export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): { close(): Promise<void> } {
+  const { config } = deps;
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const dropSlow = (socket: WebSocket, reason: string) => {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    deps.subscriptions.slowConsumersDropped++;
+    deps.logger.warn({ reason, bufferedBytes: socket.bufferedAmount }, 'closing a WebSocket whose client does not keep up');
+    socket.close(CLOSE_SLOW_CONSUMER, 'Slow consumer');
+  };
+  const connections = new WeakMap<WebSocket, ConnectionSubscriptions>();
+  wss.on('connection', (socket) => {
+    let idle: NodeJS.Timeout | null = null;
+    const connection: ConnectionSubscriptions = {
+      active: 0,
+      changed: () => {
+        if (idle) clearTimeout(idle);
+        idle = null;
+        if (connection.active === 0 && config.WS_IDLE_TIMEOUT_MS > 0 && socket.readyState === WebSocket.OPEN) {
+          idle = setTimeout(() => socket.close(CLOSE_IDLE, 'Idle timeout'), config.WS_IDLE_TIMEOUT_MS);
+        }
+      },
+    };
+    connections.set(socket, connection);
+    connection.changed();
+    socket.once('close', () => {
+      if (idle) clearTimeout(idle);
+      idle = null;
+    });
+  });
+  // graphql-ws waits for each message to be written before sending a subscription's next one, so
+  // the socket's buffer grows only with many subscriptions on one connection; what piles up for a
+  // client that stops reading is each subscription's queue (bounded by the bus). Both are checked.
+  const sweep = setInterval(() => {
+    for (const socket of wss.clients) if (socket.bufferedAmount > config.WS_MAX_BUFFERED_BYTES) dropSlow(socket, 'buffered bytes');
+  }, 1000);
+  sweep.unref();
   type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown } };
   const disposable = useServer(
     {
-      connectionInitWaitTimeout: 10_000,
+      connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       execute: (args) => (args as EnvelopedArgs).rootValue.execute(args) as never,
       subscribe: (args) => (args as EnvelopedArgs).rootValue.subscribe(args) as never,
       onConnect: async (ctx) => {
         const authorization = ctx.connectionParams?.authorization;
         const principal = typeof authorization === 'string' ? await deps.auth.authenticate(authorization) : null;
         if (!principal) return false;
-        const extra = ctx.extra as unknown as Extra;
+        const extra = ctx.extra as unknown as Extra & { socket: WebSocket };
         extra.principal = principal;
         extra.requestId = uuidv7();
+        extra.connection = connections.get(extra.socket);
         return true;
+      },
+      onNext: (ctx) => {
+        const { socket } = ctx.extra as unknown as { socket: WebSocket };
+        if (socket.bufferedAmount > config.WS_MAX_BUFFERED_BYTES) dropSlow(socket, 'buffered bytes');
+      },
+      onError: (ctx, _id, _payload, errors) => {
+        if (errors.some(isSlowConsumer)) dropSlow((ctx.extra as unknown as { socket: WebSocket }).socket, 'subscription queue');
       },
       onSubscribe: async (ctx, _id, payload) => {
         const extra = ctx.extra as unknown as Extra & { request: Request; socket: unknown };
@@ -46,6 +106,8 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
           requestId,
           logger: deps.logger.child({ requestId, transport: 'ws' }),
           wsPrincipal: extra.principal,
+          connection: extra.connection,
+          dropConnection: () => dropSlow(extra.socket as WebSocket, 'subscription queue'),
         });
         const args: EnvelopedArgs = {
           schema,
@@ -64,6 +126,7 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
   );
   return {
     close: async () => {
+      clearInterval(sweep);
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -469,7 +469,7 @@ const ChargeChangeRef = builder.objectRef<EventMessage>('ChargeChange').implemen
 /** The id of the merchant's last logged event: a subscription made now starts after it. */
 async function lastEventId(ctx: GraphQLContext, merchantId: string): Promise<bigint> {
   const [row] = await ctx.deps.prisma.$queryRawUnsafe<{ id: bigint }[]>(
-    `SELECT COALESCE(MAX(id), 0)::bigint AS id FROM events WHERE merchant_id = $1`,
+    `SELECT COALESCE(MAX(seq), 0)::bigint AS id FROM events WHERE merchant_id = $1`,
     merchantId,
   );
   return row!.id;
@@ -482,7 +482,7 @@ async function lastEventId(ctx: GraphQLContext, merchantId: string): Promise<big
  * subscribing is in the log or arrives live, never in between.
  */
 function chargeEvents(ctx: GraphQLContext, merchantId: string, after: bigint, keep: (event: EventMessage) => boolean): AsyncGenerator<EventMessage> {
-  const source = merchantEvents(ctx.deps, merchantId, after);
+  const source = merchantEvents(ctx.deps, merchantId, after, ctx.operation);
   const first = source.next();
   first.catch(() => {});
   return (async function* () {

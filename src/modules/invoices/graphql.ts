@@ -1,8 +1,8 @@
 import { requireMerchant, requireOperator } from '../../auth/principal.ts';
 import type { Deps } from '../../deps.ts';
-import { invalid, notFound } from '../../errors.ts';
-import type { EventMessage } from '../../events/bus.ts';
-import { merchantEvents } from '../../events/graphql.ts';
+import { notFound } from '../../errors.ts';
+import type { EventMessage, SubscriptionScope } from '../../events/bus.ts';
+import { merchantEvents, resumePosition, withEventIds } from '../../events/graphql.ts';
 import type { InvoicePayment } from '../../generated/prisma/client.ts';
 import { builder } from '../../graphql/builder.ts';
 import type { GraphQLContext } from '../../graphql/context.ts';
@@ -422,7 +422,7 @@ builder.subscriptionField('invoicePaymentStatus', (t) =>
     args: { id: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => {
       if (!(await findPayment(ctx.deps.prisma, merchantOf(ctx), String(args.id)))) throw notFound('Payment');
-      return ctx.deps.bus.pubsub.subscribe(PAYMENT_TOPIC, String(args.id));
+      return ctx.deps.bus.subscribe(PAYMENT_TOPIC, String(args.id), ctx.operation);
     },
     resolve: (_event, args, ctx) => ctx.deps.prisma.invoicePayment.findUniqueOrThrow({ where: { id: String(args.id) } }),
   }),
@@ -435,7 +435,7 @@ builder.subscriptionField('invoiceStatus', (t) =>
     args: { id: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => {
       if (!(await findInvoice(ctx.deps.prisma, merchantOf(ctx), String(args.id)))) throw notFound('Invoice');
-      return ctx.deps.bus.pubsub.subscribe(INVOICE_TOPIC, String(args.id));
+      return ctx.deps.bus.subscribe(INVOICE_TOPIC, String(args.id), ctx.operation);
     },
     resolve: (_event, args, ctx) => ctx.deps.prisma.invoice.findUniqueOrThrow({ where: { id: String(args.id) } }),
   }),
@@ -458,8 +458,8 @@ const PaymentChangeRef = builder.objectRef<PaymentChange>('InvoicePaymentChange'
   }),
 });
 
-async function* paymentChanges(deps: Deps, merchantId: string, after: bigint | null): AsyncGenerator<PaymentChange> {
-  for await (const event of merchantEvents(deps, merchantId, after)) {
+async function* paymentChanges(deps: Deps, merchantId: string, after: bigint | null, scope: SubscriptionScope): AsyncGenerator<PaymentChange> {
+  for await (const event of merchantEvents(deps, merchantId, after, scope)) {
     if (!PAYMENT_EVENTS.has(event.type)) continue;
     // Other domains may name events payment.*; only this domain's payments are shown.
     const payment = await findPayment(deps.prisma, merchantId, event.objectId);
@@ -474,9 +474,7 @@ builder.subscriptionField('invoicePaymentStatusChanges', (t) =>
     args: { after: t.arg.id({ required: false, description: 'An eventId: first replay what came after it.' }) },
     subscribe: (_root, args, ctx) => {
       const merchantId = merchantOf(ctx);
-      const after = args.after === null || args.after === undefined ? null : String(args.after);
-      if (after !== null && !/^\d{1,19}$/.test(after)) throw invalid('after', 'after is an eventId.');
-      return paymentChanges(ctx.deps, merchantId, after === null ? null : BigInt(after));
+      return withEventIds(ctx, paymentChanges(ctx.deps, merchantId, resumePosition(ctx, args.after), ctx.operation), (change) => change.event.id);
     },
     resolve: (change) => change,
   }),

@@ -246,7 +246,7 @@ builder.mutationField('chargePockets', (t) =>
 );
 
 async function* chargesOfGroup(ctx: GraphQLContext, merchantId: string, groupId: string) {
-  for await (const event of merchantEvents(ctx.deps, merchantId, null)) {
+  for await (const event of merchantEvents(ctx.deps, merchantId, null, ctx.operation)) {
     if (event.type === POCKET_CHARGED && event.data.groupId === groupId) yield event;
   }
 }
@@ -275,7 +275,7 @@ builder.subscriptionField('pocketBalanceChanged', (t) =>
       const merchant = requireMerchant(ctx.principal, need);
       const pocket = await ctx.deps.prisma.pocket.findFirst({ where: { id: String(args.pocketId), merchantId: merchant.merchantId } });
       if (!pocket) throw notFound('Pocket');
-      return ctx.deps.bus.pubsub.subscribe(POCKET_TOPIC, pocket.id);
+      return ctx.deps.bus.subscribe(POCKET_TOPIC, pocket.id, ctx.operation);
     },
     resolve: (event, _args, ctx) => ctx.deps.prisma.pocket.findUniqueOrThrow({ where: { id: event.objectId } }),
   }),

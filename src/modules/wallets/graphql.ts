@@ -320,7 +320,7 @@ builder.subscriptionField('walletBalanceChanged', (t) =>
       const merchant = merchantOf(ctx);
       const wallet = await findWallet(ctx.deps.prisma, merchant.merchantId, String(args.walletId));
       if (!wallet) throw notFound('Wallet');
-      return ctx.deps.bus.pubsub.subscribe('WALLET', wallet.id);
+      return ctx.deps.bus.subscribe('WALLET', wallet.id, ctx.operation);
     },
     resolve: (event: EventMessage, _args, ctx) => ctx.deps.prisma.wallet.findUniqueOrThrow({ where: { id: event.objectId } }),
   }),
@@ -335,7 +335,7 @@ builder.subscriptionField('walletTransactions', (t) =>
     type: WalletTransactionRef,
     description:
       "Every new transaction of the company's wallets, as it commits. To catch up after a disconnection, use `events(after)`, whose `wallet.topped_up` events carry `transactionId`.",
-    subscribe: (_root, _args, ctx) => walletTransactionEvents(merchantEvents(ctx.deps, merchantOf(ctx).merchantId, null)),
+    subscribe: (_root, _args, ctx) => walletTransactionEvents(merchantEvents(ctx.deps, merchantOf(ctx).merchantId, null, ctx.operation)),
     resolve: (event: EventMessage, _args, ctx) =>
       ctx.deps.prisma.walletTransaction.findUniqueOrThrow({ where: { id: String(event.data.transactionId) } }),
   }),
