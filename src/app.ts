@@ -11,6 +11,7 @@ import { OutboxRelay } from './events/outbox.ts';
 import { createGraphQL } from './graphql/yoga.ts';
 import { createHttpApp } from './http/rest.ts';
 import { attachWebSocketServer } from './http/websocket.ts';
+import { createRateLimiter } from './limits/rate-limiter.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { modules } from './modules/index.ts';
 
@@ -37,7 +38,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const bus = config.REDIS_URL ? createRedisBus(config.REDIS_URL, logger) : createMemoryBus();
   const relay = new OutboxRelay(prisma, bus, logger, { pollMs: config.OUTBOX_POLL_MS, retentionHours: config.EVENT_RETENTION_HOURS });
   const clock = options.clock ?? systemClock;
-  const deps: Deps = { config, prisma, bus, relay, logger, clock, auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS, clock) };
+  const limiter = createRateLimiter(config, clock, logger);
+  await limiter.connect();
+  const deps: Deps = { config, prisma, bus, relay, logger, clock, auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS, clock), limiter };
   if (config.DEMO) await seedDemo(database);
   const yoga = createGraphQL(deps);
   const inFlight = { count: 0 };
@@ -80,6 +83,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await relay.stop();
       await relay.flush();
       await bus.close();
+      await limiter.close();
       await database.close();
     },
   };

@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import type { Db, Prisma } from './db/database.ts';
 import type { EventBus } from './events/bus.ts';
 import type { OutboxRelay } from './events/outbox.ts';
+import type { RateLimiter } from './limits/rate-limiter.ts';
 import type { Logger } from './logger.ts';
 
 /** Time, injectable so tests drive expiry and schedules without sleeping. */
@@ -20,6 +21,7 @@ export interface Deps {
   logger: Logger;
   clock: Clock;
   auth: Authenticator;
+  limiter: RateLimiter;
 }
 
 // Batch charges and concurrent requests queue for the embedded database's single connection and

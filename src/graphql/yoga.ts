@@ -3,6 +3,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { AccessError, AppError } from '../errors.ts';
+import { armorPlugin, csrfPreventionPlugin, introspectionPlugin, rateLimitPlugin } from '../limits/graphql.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext } from './context.ts';
 import { buildSchema } from './schema.ts';
@@ -59,7 +60,9 @@ export function createGraphQL(deps: Deps): Yoga {
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: (error) => maskError(error, deps.logger) },
-    plugins: [idempotencyExtension],
+    // One operation per request: a batch would multiply every limit below by its length.
+    batching: false,
+    plugins: [csrfPreventionPlugin(), armorPlugin(config), introspectionPlugin(config), rateLimitPlugin(deps.limiter), idempotencyExtension],
     context: async (initial): Promise<GraphQLContext> => {
       const base = { deps, requestId: initial.requestId, logger: initial.logger, idempotency: [] };
       if (initial.wsPrincipal) return { ...base, principal: initial.wsPrincipal, idempotencyKey: null };

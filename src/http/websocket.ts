@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Principal } from '../auth/principal.ts';
@@ -47,10 +47,18 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
           logger: deps.logger.child({ requestId, transport: 'ws' }),
           wsPrincipal: extra.principal,
         });
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          // Syntax errors and the token limit: answered as the operation's errors, socket kept.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args: EnvelopedArgs = {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },

@@ -11,8 +11,10 @@
  * the caller's idempotency record and its outbox event commit together. Accounts are locked
  * (`FOR UPDATE`, in id order, so two transfers never deadlock) before balances are read, so
  * concurrent transfers on one account serialise and never lose an update or overdraw a floor.
- * A batch costs a fixed number of statements whatever its size.
+ * A batch costs a fixed number of statements whatever its size. Every transfer is also recorded in
+ * the audit trail (who, what, when, why), in the same transaction.
  */
+import { recordAudit } from '../audit/audit.ts';
 import type { Db } from '../db/database.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
@@ -266,6 +268,7 @@ export async function createTransfers(db: Db, requests: TransferRequest[], now =
   });
   await insertTransfers(db, accepted);
   await saveBalances(db, [...touched]);
+  await recordAudit(db, accepted, now);
   return outcomes;
 }
 
@@ -368,6 +371,7 @@ export async function resolvePendingTransfer(
   await insertTransfers(db, [transfer]);
   await db.$executeRawUnsafe(`UPDATE ledger_transfers SET resolved_at = $2::timestamptz WHERE id = $1`, row.id, now.toISOString());
   await saveBalances(db, [debit, credit]);
+  await recordAudit(db, [transfer], now);
   return { ok: true, transfer, pending };
 }
 
