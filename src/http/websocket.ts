@@ -19,7 +19,8 @@ interface Extra {
  * through `yoga.getEnveloped`, so Yoga's plugins (masking, limits, context) apply as on HTTP.
  */
 export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): { close(): Promise<void> } {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // A message over the GraphQL body limit closes the socket (1009), as a body over it is refused on HTTP.
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: deps.config.GRAPHQL_MAX_BODY_BYTES });
   type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: (args: ExecutionArgs) => unknown; subscribe: (args: ExecutionArgs) => unknown } };
   const disposable = useServer(
     {
@@ -63,8 +64,15 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
         };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(args.schema, args.document);
+        } catch (error) {
+          // The abuse limits refuse a document by throwing, to stop validating at once.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        if (errors.length) return [...errors];
         return args;
       },
     },

@@ -24,7 +24,12 @@ const HIDDEN_LIMIT_MESSAGE = 'The operation is too large or too complex.';
  */
 export function armorPlugin(config: Config): Plugin {
   const exposeLimits = config.NODE_ENV !== 'production';
-  const common = { exposeLimits, errorMessage: HIDDEN_LIMIT_MESSAGE };
+  // The rejection gets a code clients can tell apart from other invalid documents, and the status
+  // 400 whatever media type the client accepts.
+  const typed = (_context: unknown, error: GraphQLError) => {
+    Object.assign(error.extensions, { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } });
+  };
+  const common = { exposeLimits, errorMessage: HIDDEN_LIMIT_MESSAGE, onReject: [typed], propagateOnRejection: true };
   return EnvelopArmorPlugin({
     maxDepth: { ...common, n: config.GRAPHQL_MAX_DEPTH, ignoreIntrospection: false },
     maxAliases: { ...common, n: config.GRAPHQL_MAX_ALIASES },
