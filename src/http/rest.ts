@@ -84,7 +84,8 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
     if (isGraphQL(c)) return next();
     const mutating = !SAFE_METHODS.has(c.req.method);
     if (!mutating && !deps.limiter.enabled) return next();
-    const header = c.req.header('authorization');
+    // The recharge document spells the header `Authentication`, and that API accepts it.
+    const header = c.req.header('authorization') ?? c.req.header('authentication');
     const principal = header ? await deps.auth.authenticate(header) : null;
     if (principal) {
       const decision = await deps.limiter.consume(principal, 1);

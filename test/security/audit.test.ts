@@ -122,9 +122,9 @@ describe('audit trail', () => {
 
     const other = await t.request('POST', paymentsPath('mobile'), { authorization: auth, body: { userId: 43, params: { amount: '500' } } });
     const rollbackId = requestId('rollback');
+    // With the recharge document's own spelling of the header.
     const rolled = await t.request('POST', paymentsPath('mobile', other.json.id, 'rollback'), {
-      authorization: auth,
-      headers: { 'x-request-id': rollbackId },
+      headers: { authentication: auth, 'x-request-id': rollbackId },
       body: { reason: 'customer changed their mind' },
     });
     expect(rolled.status).toBe(200);

@@ -1,6 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { GraphQLError } from 'graphql';
+import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { loadConfig } from '../../src/config.ts';
+import { buildSchema } from '../../src/graphql/schema.ts';
+import { armorPlugin } from '../../src/limits/graphql.ts';
 import { walletBalance } from '../../src/modules/wallets/service.ts';
 import { expectLedgerBalanced, startApp, TestClock, token, type TestApp } from '../support/app.ts';
 import { quietApp, spyOnResolvers, wsClient, wsOperation } from './support.ts';
@@ -104,6 +109,24 @@ describe('GraphQL abuse limits', () => {
       }
     });
   }
+
+  it('refuses an over-limit subscription over SSE before it starts', async () => {
+    const spy = spyOnResolvers(t);
+    try {
+      const deep = `subscription { events ${'{ ... on Event '.repeat(8)}{ id }${' }'.repeat(8)} }`;
+      const response = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { authorization: token(merchant), accept: 'text/event-stream', 'content-type': 'application/json' },
+        body: JSON.stringify({ query: deep }),
+      });
+      const text = await response.text();
+      expect(text).toMatch(/depth limit of 6/);
+      expect(text).toMatch(/QUERY_TOO_COMPLEX/);
+      expect(spy.calls).toBe(0);
+    } finally {
+      spy.restore();
+    }
+  });
 
   it('runs the same operations when they stay within the limits (the attacks differ only in size)', async () => {
     const within = {
@@ -232,5 +255,32 @@ describe('GraphQL abuse limits', () => {
     expect(loadConfig({ NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true' }).GRAPHQL_INTROSPECTION).toBe(true);
     expect(loadConfig({ NODE_ENV: 'development' }).GRAPHQL_INTROSPECTION).toBe(true);
     expect(loadConfig({ NODE_ENV: 'development', GRAPHQL_INTROSPECTION: 'false' }).GRAPHQL_INTROSPECTION).toBe(false);
+  });
+
+  it("keeps the docs' GraphQL examples within half of each default limit", () => {
+    const defaults = loadConfig({});
+    const half = {
+      ...defaults,
+      GRAPHQL_MAX_DEPTH: defaults.GRAPHQL_MAX_DEPTH / 2,
+      GRAPHQL_MAX_ALIASES: defaults.GRAPHQL_MAX_ALIASES / 2,
+      GRAPHQL_MAX_DIRECTIVES: defaults.GRAPHQL_MAX_DIRECTIVES / 2,
+      GRAPHQL_MAX_TOKENS: defaults.GRAPHQL_MAX_TOKENS / 2,
+      GRAPHQL_MAX_COST: defaults.GRAPHQL_MAX_COST / 2,
+    };
+    const { parse, validate, schema } = createYoga({ schema: buildSchema(), plugins: [armorPlugin(half)], logging: false }).getEnveloped({});
+    const examples = readdirSync('docs')
+      .filter((file) => file.endsWith('.md'))
+      .flatMap((file) => [...readFileSync(`docs/${file}`, 'utf8').matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => ({ file, source: match[1]! })));
+    expect(examples.length).toBeGreaterThan(5);
+    for (const { file, source } of examples) {
+      let refusal: GraphQLError | undefined;
+      try {
+        // Only the limits are judged here: a block may hold several anonymous operations.
+        refusal = validate(schema, parse(source)).find((error) => error.extensions.code === 'QUERY_TOO_COMPLEX');
+      } catch (error) {
+        refusal = error as GraphQLError;
+      }
+      expect(refusal?.message, `${file}: ${source}`).toBeUndefined();
+    }
   });
 });
