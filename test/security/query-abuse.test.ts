@@ -276,7 +276,7 @@ describe('GraphQL abuse limits', () => {
       let refusal: GraphQLError | undefined;
       try {
         // Only the limits are judged here: a block may hold several anonymous operations.
-        refusal = validate(schema, parse(source)).find((error) => error.extensions.code === 'QUERY_TOO_COMPLEX');
+        refusal = (validate(schema, parse(source)) as readonly GraphQLError[]).find((error) => error.extensions.code === 'QUERY_TOO_COMPLEX');
       } catch (error) {
         refusal = error as GraphQLError;
       }
