@@ -15,6 +15,8 @@ export interface RateLimiter {
    * minute, or nothing when either budget would be exceeded: a refused request costs nothing.
    */
   consume(principal: Principal, operations: number): Promise<RateDecision>;
+  /** Where budgets are counted now: `shared` (Redis), `local` (no Redis configured), `fallback` (Redis unreachable), `off`. */
+  counting(): 'off' | 'local' | 'shared' | 'fallback';
   /** Waits (a bounded time) for the shared counters' connection, so that the first requests use it. */
   connect(): Promise<void>;
   close(): Promise<void>;
@@ -85,7 +87,16 @@ export function createRateLimiter(config: Config, clock: Clock, logger: Logger):
 
   async function takeShared(budgets: Budget[], operations: number, windowIndex: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('redis timeout')), config.RATE_LIMIT_REDIS_TIMEOUT_MS)));
+    const deadline = new Promise<never>(
+      (_, reject) =>
+        (timer = setTimeout(() => {
+          // A connection that stopped answering is dropped and made again: until it is ready, checks
+          // fall back at once instead of each waiting out the timeout, and no late reply can be
+          // paired with a later command.
+          redis!.disconnect(true);
+          reject(new Error('redis timeout'));
+        }, config.RATE_LIMIT_REDIS_TIMEOUT_MS)),
+    );
     try {
       if (redis!.status !== 'ready') throw new Error(`redis is ${redis!.status}`);
       const answer = await Promise.race([
@@ -129,6 +140,7 @@ export function createRateLimiter(config: Config, clock: Clock, logger: Logger):
       }
       return allowed ? { allowed: true } : { allowed: false, retryAfterSeconds: window.retryAfterSeconds };
     },
+    counting: () => (!enabled ? 'off' : !redis ? 'local' : redis.status === 'ready' ? 'shared' : 'fallback'),
     connect: async () => {
       if (!redis || redis.status === 'ready') return;
       let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { RIGHTS, SCOPES } from '../../src/auth/scopes.ts';
 import { countRootFields } from '../../src/limits/graphql.ts';
@@ -218,6 +219,76 @@ describe.runIf(process.env.REDIS_URL)('rate limits shared through Redis', () => 
       expectRateLimited(await t.graphql(aliased(1), {}, { authorization: token(merchant) }));
     } finally {
       await second.stop();
+    }
+  });
+});
+
+/** A TCP proxy to Redis that the test can make hang: connections stay open but nothing gets through. */
+async function hangingProxy(target: URL): Promise<{ url: string; hang(): void; resume(): void; close(): Promise<void> }> {
+  let hanging = false;
+  const sockets = new Set<Socket>();
+  const releases = new Set<() => void>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => socket.destroy());
+      socket.on('close', () => sockets.delete(socket));
+    }
+    // While hanging, what is sent is held back, as by a Redis that stopped answering.
+    const held: [Socket, Buffer][] = [];
+    const forward = (to: Socket) => (chunk: Buffer) => (hanging ? held.push([to, chunk]) : to.write(chunk));
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
+    releases.add(() => {
+      for (const [to, chunk] of held.splice(0)) if (!to.destroyed) to.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    hang: () => {
+      hanging = true;
+    },
+    resume: () => {
+      hanging = false;
+      for (const release of releases) release();
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe.runIf(process.env.REDIS_URL)('rate limits when Redis stops answering', () => {
+  it('fall back to counting in the process within the timeout, and use Redis again once it answers', async () => {
+    const proxy = await hangingProxy(new URL(process.env.REDIS_URL!));
+    const app = await startApp({ ...LIMITS, REDIS_URL: proxy.url, RATE_LIMIT_REDIS_TIMEOUT_MS: 100 }, { clock });
+    try {
+      const merchant = await app.merchant();
+      const auth = { authorization: token(merchant) };
+      // 100 counted in Redis.
+      expect((await app.graphql(aliased(100), {}, auth)).errors).toBeUndefined();
+      expect(app.app.deps.limiter.counting()).toBe('shared');
+      proxy.hang();
+      // Redis hangs: after one check times out, the process counts alone (from zero), so 150 more
+      // pass and then no more.
+      expect((await app.graphql(aliased(150), {}, auth)).errors).toBeUndefined();
+      expectRateLimited(await app.graphql(aliased(1), {}, auth));
+      expect(app.app.deps.limiter.counting()).toBe('fallback');
+      proxy.resume();
+      await vi.waitFor(() => expect(app.app.deps.limiter.counting()).toBe('shared'), { timeout: 10_000, interval: 50 });
+      // Redis answers again and still holds the 100: 50 more, then refused.
+      expect((await app.graphql(aliased(50), {}, auth)).errors).toBeUndefined();
+      expectRateLimited(await app.graphql(aliased(1), {}, auth));
+    } finally {
+      proxy.resume();
+      await app.stop();
+      await proxy.close();
     }
   });
 });
