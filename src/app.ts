@@ -12,6 +12,7 @@ import { SubscriptionRegistry } from './events/subscriptions.ts';
 import { createGraphQL } from './graphql/yoga.ts';
 import { createHttpApp } from './http/rest.ts';
 import { attachWebSocketServer } from './http/websocket.ts';
+import { createRateLimiter } from './limits/rate-limiter.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { modules } from './modules/index.ts';
 
@@ -39,8 +40,18 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const bus = config.REDIS_URL ? createRedisBus(config.REDIS_URL, logger, busOptions) : createMemoryBus(busOptions);
   const relay = new OutboxRelay(prisma, bus, logger, { pollMs: config.OUTBOX_POLL_MS, retentionHours: config.EVENT_RETENTION_HOURS });
   const clock = options.clock ?? systemClock;
-  const deps: Deps = { config, prisma, bus, relay, logger, clock, auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS, clock),
+  const limiter = createRateLimiter(config, clock, logger);
+  await limiter.connect();
+  const deps: Deps = {
+    config,
+    prisma,
+    bus,
+    relay,
+    logger,
+    clock,
+    auth: new Authenticator(prisma, config.CREDENTIAL_CACHE_MS, clock),
     subscriptions: new SubscriptionRegistry({ perConnection: config.SUBSCRIPTIONS_PER_CONNECTION, perOwner: config.SUBSCRIPTIONS_PER_MERCHANT }),
+    limiter,
   };
   if (config.DEMO) await seedDemo(database);
   const yoga = createGraphQL(deps);
@@ -84,6 +95,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       await relay.stop();
       await relay.flush();
       await bus.close();
+      await limiter.close();
       await database.close();
     },
   };

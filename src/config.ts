@@ -32,7 +32,7 @@ const schema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional()
-    .describe('Redis URL for pub/sub shared by all instances. Unset: in-process pub/sub (one instance).'),
+    .describe('Redis URL for pub/sub and rate limits shared by all instances. Unset: in-process pub/sub and rate limits (one instance).'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -195,6 +195,58 @@ const schema = z.object({
     .string()
     .optional()
     .describe('Comma-separated hosts (`host` or `host:port`) charge callbacks may reach even though they resolve to non-public addresses.'),
+  GRAPHQL_MAX_DEPTH: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(12)
+    .describe('Deepest selection a GraphQL operation may nest (fragments count their own depth).'),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).default(30).describe('Most aliases one GraphQL operation may use.'),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).default(50).describe('Most directives one GraphQL operation may use.'),
+  GRAPHQL_MAX_TOKENS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(2000)
+    .describe('Most lexical tokens a GraphQL document may hold; the parser stops at the limit, before building the document.'),
+  GRAPHQL_MAX_COST: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(5000)
+    .describe('Highest cost of a GraphQL operation: 2 per object and 1 per scalar field, multiplied by 1.5 for each level of depth.'),
+  GRAPHQL_INTROSPECTION: bool.optional().describe('Answer GraphQL introspection (__schema, __type). Default: on outside production.'),
+  GRAPHQL_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024)
+    .describe('Largest GraphQL request body (query and variables); larger ones are answered 413.'),
+  REST_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024)
+    .describe('Largest body of a legacy REST or OAuth request; larger ones are answered 413 in the route\'s own error format.'),
+  RATE_LIMIT_OPERATIONS_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(600)
+    .describe('Operations one credential may run per minute (each root field of a GraphQL operation, each REST request); 0 turns rate limiting off.'),
+  RATE_LIMIT_MERCHANT_OPERATIONS_PER_MINUTE: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(3000)
+    .describe('Operations all credentials of one merchant together may run per minute; 0: no merchant-wide budget.'),
+  RATE_LIMIT_REDIS_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(10_000)
+    .default(250)
+    .describe('How long a rate-limit check waits for Redis before the process falls back to its own in-memory counters.'),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -235,7 +287,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const config = { ...parsed.data, ...overrides };
-  return { ...config, GRAPHIQL: config.GRAPHIQL ?? config.NODE_ENV !== 'production' };
+  return {
+    ...config,
+    GRAPHIQL: config.GRAPHIQL ?? config.NODE_ENV !== 'production',
+    GRAPHQL_INTROSPECTION: config.GRAPHQL_INTROSPECTION ?? config.NODE_ENV !== 'production',
+  };
 }
 
 /** The process's own configuration, for the entry points (server and CLI). */

@@ -4,6 +4,7 @@ import type { Db, Prisma } from './db/database.ts';
 import type { EventBus } from './events/bus.ts';
 import type { OutboxRelay } from './events/outbox.ts';
 import type { SubscriptionRegistry } from './events/subscriptions.ts';
+import type { RateLimiter } from './limits/rate-limiter.ts';
 import type { Logger } from './logger.ts';
 
 /** Time, injectable so tests drive expiry and schedules without sleeping. */
@@ -23,6 +24,7 @@ export interface Deps {
   auth: Authenticator;
   /** Open subscriptions on this instance, with their limits. */
   subscriptions: SubscriptionRegistry;
+  limiter: RateLimiter;
 }
 
 // Batch charges and concurrent requests queue for the embedded database's single connection and

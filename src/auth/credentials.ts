@@ -213,6 +213,7 @@ export async function issueAccessToken(
   }
   let grantedScopes = client.scopes;
   let grantedRights = client.rights;
+  let staffId: string | null = null;
   if (input.staff) {
     const staff = await db.credential.findUnique({
       where: { kind_publicId: { kind: 'staff', publicId: staffPublicId(client.merchantId, input.staff.username) } },
@@ -221,6 +222,7 @@ export async function issueAccessToken(
     if (!staff || staff.revokedAt || !matches) return { error: 'invalid_grant' };
     grantedScopes = client.scopes.filter((scope) => staff.scopes.includes(scope));
     grantedRights = client.rights.filter((right) => staff.rights.includes(right));
+    staffId = staff.id;
   }
   const requested = input.scope ? input.scope.split(' ').filter(Boolean) : grantedScopes;
   if (requested.some((scope) => !grantedScopes.includes(scope))) return { error: 'invalid_scope' };
@@ -235,6 +237,7 @@ export async function issueAccessToken(
       scopes: requested,
       rights: grantedRights,
       parentId: client.id,
+      staffId,
       expiresAt: new Date(now.getTime() + input.ttlSeconds * 1000),
     },
   });
@@ -316,6 +319,7 @@ export class Authenticator {
       credentialKind: row.kind as CredentialKind,
       scopes: new Set(row.scopes),
       rights: new Set(row.rights),
+      ...(row.staffId ? { staffId: row.staffId } : {}),
     };
     return expiresAt === undefined ? { principal } : { principal, expiresAt };
   }

@@ -13,6 +13,8 @@ export type Principal =
       credentialKind: CredentialKind;
       scopes: ReadonlySet<string>;
       rights: ReadonlySet<string>;
+      /** The staff member an access token was issued to (`login_info` grant). */
+      staffId?: string;
     }
   | { kind: 'operator'; credentialId: string };
 

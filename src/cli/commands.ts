@@ -1,3 +1,4 @@
+import { auditWhere } from '../audit/audit.ts';
 import { createMerchant, createOperator, createStaffUser, revokeCredential, rotateCredential } from '../auth/credentials.ts';
 import { parseRights, parseScopes } from '../auth/scopes.ts';
 import type { Db } from '../db/database.ts';
@@ -83,12 +84,43 @@ export const coreCommands: Record<string, CliCommand> = {
     },
     failed: (result) => !(result as { ok: boolean }).ok,
   },
+  'audit list': {
+    usage: 'audit list [--merchant ID] [--request-id ID] [--from ISO-TIME] [--to ISO-TIME] [--limit N] [--before RECORD_ID]',
+    run: async (db, args) => {
+      const limit = Number(stringFlag(args, 'limit') ?? '50');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit takes 1 to 1000');
+      const before = stringFlag(args, 'before');
+      const records = await db.auditRecord.findMany({
+        where: {
+          ...auditWhere({
+            merchantId: stringFlag(args, 'merchant') ?? null,
+            requestId: stringFlag(args, 'request-id') ?? null,
+            from: timeFlag(args, 'from'),
+            to: timeFlag(args, 'to'),
+          }),
+          ...(before ? { id: { lt: before } } : {}),
+        },
+        orderBy: { id: 'desc' },
+        take: limit,
+      });
+      // Newest first; pass the last id as --before for the next page.
+      return { records, next: records.length === limit ? records[records.length - 1]!.id : null };
+    },
+  },
   'db migrate': {
     usage: 'db migrate',
     // Opening the database applies pending migrations; see src/db/migrate.ts.
     run: async () => ({ migrated: true }),
   },
 };
+
+function timeFlag(args: ParsedArgs, name: string): Date | null {
+  const value = stringFlag(args, name);
+  if (value === undefined) return null;
+  const time = new Date(value);
+  if (Number.isNaN(time.getTime())) throw new UsageError(`--${name} takes an ISO-8601 time`);
+  return time;
+}
 
 export function findCommand(commands: Record<string, CliCommand>, positionals: string[]): CliCommand {
   const name = positionals.slice(0, 2).join(' ');

@@ -3,11 +3,14 @@
  * go to stderr with a non-zero exit. It opens the same database as the server (DATABASE_URL, or
  * the embedded one in DATA_DIR, which a running server holds: stop it first).
  */
+import { userInfo } from 'node:os';
+import { withActor } from '../audit/actor.ts';
 import { ConfigError, loadProcessConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { AppError } from '../errors.ts';
+import { uuidv7 } from '../lib/ids.ts';
 import { modules } from '../modules/index.ts';
-import { parseArgs, UsageError } from './args.ts';
+import { parseArgs, stringFlag, UsageError } from './args.ts';
 import { coreCommands, findCommand } from './commands.ts';
 
 const print = (value: unknown) =>
@@ -20,7 +23,18 @@ async function main(): Promise<number> {
   const config = loadProcessConfig();
   const database = await openDatabase(config);
   try {
-    const result = await command.run(database.prisma, args);
+    // Money moved by a command is audited as the operating-system user's, under a fresh request id.
+    const actor = {
+      kind: 'cli' as const,
+      credentialId: null,
+      credentialKind: null,
+      staffId: null,
+      operator: userInfo().username,
+      action: `cli:${args.positionals.slice(0, 2).join(' ')}`,
+      requestId: uuidv7(),
+      reason: stringFlag(args, 'reason') ?? null,
+    };
+    const result = await withActor(actor, () => command.run(database.prisma, args));
     process.stdout.write(print(result));
     return command.failed?.(result) ? 1 : 0;
   } finally {

@@ -1,4 +1,5 @@
 import { lexicographicSortSchema, type GraphQLSchema } from 'graphql';
+import { auditMutations } from '../audit/graphql.ts';
 import { builder } from './builder.ts';
 import '../events/graphql.ts';
 import '../modules/charges/graphql.ts';
@@ -10,5 +11,5 @@ import '../modules/wallets/graphql.ts';
 
 /** Every module registers its types and root fields on import; this builds the one schema. */
 export function buildSchema(): GraphQLSchema {
-  return lexicographicSortSchema(builder.toSchema());
+  return auditMutations(lexicographicSortSchema(builder.toSchema()));
 }

@@ -4,6 +4,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { sseEventIds, subscriptionLimits, type ConnectionSubscriptions, type StreamCursor } from '../events/subscriptions.ts';
 import { AccessError, AppError } from '../errors.ts';
+import { armorPlugin, csrfPreventionPlugin, introspectionPlugin, rateLimitPlugin } from '../limits/graphql.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext, OperationScope } from './context.ts';
 import { buildSchema } from './schema.ts';
@@ -78,7 +79,17 @@ export function createGraphQL(deps: Deps): Yoga {
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: (error) => maskError(error, deps.logger) },
-    plugins: [idempotencyExtension, subscriptionLimits(deps.subscriptions), sseEventIds()],
+    // One operation per request: a batch would multiply every limit below by its length.
+    batching: false,
+    plugins: [
+      csrfPreventionPlugin(),
+      armorPlugin(config),
+      introspectionPlugin(config),
+      rateLimitPlugin(deps.limiter),
+      idempotencyExtension,
+      subscriptionLimits(deps.subscriptions),
+      sseEventIds(),
+    ],
     context: async (initial): Promise<GraphQLContext> => {
       const base = {
         deps,

@@ -1,11 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { actorOf, reasonIn, withActor } from '../audit/actor.ts';
 import type { Database } from '../db/database.ts';
 import type { Deps } from '../deps.ts';
 import type { Yoga } from '../graphql/yoga.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import type { Logger } from '../logger.ts';
-import { legacyRoutes } from '../modules/index.ts';
+import { legacyRoutes, modules, type Refusal } from '../modules/index.ts';
 import { oauthRoutes } from '../modules/merchants/oauth.ts';
 
 export interface HttpVariables {
@@ -15,7 +17,7 @@ export interface HttpVariables {
 export type HttpEnv = { Variables: HttpVariables };
 
 const REQUEST_ID = /^[\w.-]{1,128}$/;
-const MAX_BODY_BYTES = 1024 * 1024;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -50,13 +52,67 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
     // The path only: query strings can carry tokens.
     logger.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request');
   });
-  app.use(
-    '*',
+  const { config } = deps;
+  const isGraphQL = (c: Context) => c.req.path === yoga.graphqlEndpoint;
+  const production = config.NODE_ENV === 'production';
+
+  /** A refusal in the error format of the API the path belongs to (the platform's own elsewhere). */
+  const refuse = (c: Context, refusal: Refusal) => {
+    if (isGraphQL(c)) return c.json({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] }, refusal.status);
+    const owner = modules.find((module) => module.refusals?.paths.some((prefix) => c.req.path.startsWith(prefix)));
+    if (owner?.refusals) return c.json(owner.refusals.body(refusal, c.req.raw) as object, refusal.status);
+    return c.json({ error: refusal.code.toLowerCase(), message: refusal.message }, refusal.status);
+  };
+
+  const limitBody = (maxSize: number) =>
     bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ error: 'payload_too_large', message: `The body is larger than ${MAX_BODY_BYTES} bytes.` }, 413),
-    }),
-  );
+      maxSize,
+      onError: (c) =>
+        refuse(c, {
+          code: 'PAYLOAD_TOO_LARGE',
+          status: 413,
+          message: production ? 'The request body is too large.' : `The request body is larger than ${maxSize} bytes.`,
+        }),
+    });
+  const graphqlBodyLimit = limitBody(config.GRAPHQL_MAX_BODY_BYTES);
+  const restBodyLimit = limitBody(config.REST_MAX_BODY_BYTES);
+  app.use('*', (c, next) => (isGraphQL(c) ? graphqlBodyLimit : restBodyLimit)(c, next));
+
+  // REST requests: one operation each from the caller's rate budget, and the caller recorded as the
+  // actor of any money they move (GraphQL does both per root field, in Yoga).
+  app.use('*', async (c, next) => {
+    if (isGraphQL(c)) return next();
+    const mutating = !SAFE_METHODS.has(c.req.method);
+    if (!mutating && !deps.limiter.enabled) return next();
+    // The recharge document spells the header `Authentication`, and that API accepts it.
+    const header = c.req.header('authorization') ?? c.req.header('authentication');
+    const principal = header ? await deps.auth.authenticate(header) : null;
+    if (principal) {
+      const decision = await deps.limiter.consume(principal, 1);
+      if (!decision.allowed) {
+        c.header('Retry-After', String(decision.retryAfterSeconds));
+        return refuse(c, {
+          code: 'RATE_LIMITED',
+          status: 429,
+          message: `Too many requests for this credential or merchant; retry after ${decision.retryAfterSeconds} s.`,
+        });
+      }
+    }
+    if (!mutating) return next();
+    let reason: string | null = null;
+    if (c.req.header('content-type')?.toLowerCase().includes('json')) {
+      // Read as text, which Hono keeps for the route to read again in any form.
+      const text = await c.req.text();
+      if (text.includes('"reason"')) {
+        try {
+          reason = reasonIn(JSON.parse(text));
+        } catch {
+          // The route answers a malformed body in its own format.
+        }
+      }
+    }
+    return withActor(actorOf(principal, { action: `${c.req.method} ${c.req.path}`, requestId: c.get('requestId'), reason }), next);
+  });
 
   app.on(['GET', 'POST', 'OPTIONS'], yoga.graphqlEndpoint, (c) =>
     yoga.fetch(c.req.raw, {

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../auth/principal.ts';
@@ -38,7 +38,8 @@ const isSlowConsumer = (error: unknown): boolean => {
  */
 export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): { close(): Promise<void> } {
   const { config } = deps;
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // A message over the GraphQL body limit closes the socket (1009), as a body over it is refused on HTTP.
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: config.GRAPHQL_MAX_BODY_BYTES });
   const dropSlow = (socket: WebSocket, reason: string) => {
     if (socket.readyState !== WebSocket.OPEN) return;
     deps.subscriptions.slowConsumersDropped++;
@@ -109,16 +110,31 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
           connection: extra.connection,
           dropConnection: () => dropSlow(extra.socket as WebSocket, 'subscription queue'),
         });
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          // Syntax errors and the token limit: answered as the operation's errors, socket kept.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         const args: EnvelopedArgs = {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe },
         };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(args.schema, args.document);
+        } catch (error) {
+          // The abuse limits refuse a document by throwing, to stop validating at once.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        if (errors.length) return [...errors];
         return args;
       },
     },

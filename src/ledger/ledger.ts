@@ -11,8 +11,11 @@
  * the caller's idempotency record and its outbox event commit together. Accounts are locked
  * (`FOR UPDATE`, in id order, so two transfers never deadlock) before balances are read, so
  * concurrent transfers on one account serialise and never lose an update or overdraw a floor.
- * A batch costs a fixed number of statements whatever its size.
+ * A batch costs a fixed number of statements whatever its size. Every transfer is also recorded in
+ * the audit trail (who, what, when, why), in the same transaction.
  */
+import type { AuditActor } from '../audit/actor.ts';
+import { recordAudit, type AuditedTransfer } from '../audit/audit.ts';
 import type { Db } from '../db/database.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
@@ -45,6 +48,8 @@ export interface TransferRequest {
   code: string;
   /** Makes it a pending (two-phase) transfer that reserves the amount until posted or voided. */
   pending?: { expiresAt: Date | null };
+  /** Who asked, for the audit trail, when it is not the request the ledger runs in (coalesced work). */
+  actor?: AuditActor;
 }
 
 export interface Transfer {
@@ -230,6 +235,7 @@ export async function createTransfers(db: Db, requests: TransferRequest[], now =
 
   const touched = new Set<Account>();
   const accepted: Transfer[] = [];
+  const audited: AuditedTransfer[] = [];
   const outcomes = requests.map((r): TransferOutcome => {
     const debit = accounts.get(r.debitAccountId);
     const credit = accounts.get(r.creditAccountId);
@@ -266,10 +272,12 @@ export async function createTransfers(db: Db, requests: TransferRequest[], now =
       createdAt: now,
     };
     accepted.push(transfer);
+    audited.push(r.actor ? { ...transfer, actor: r.actor } : transfer);
     return { ok: true, transfer };
   });
   await insertTransfers(db, accepted);
   await saveBalances(db, [...touched]);
+  await recordAudit(db, audited, now);
   return outcomes;
 }
 
@@ -372,6 +380,7 @@ export async function resolvePendingTransfer(
   await insertTransfers(db, [transfer]);
   await db.$executeRawUnsafe(`UPDATE ledger_transfers SET resolved_at = $2::timestamptz WHERE id = $1`, row.id, now.toISOString());
   await saveBalances(db, [debit, credit]);
+  await recordAudit(db, [transfer], now);
   return { ok: true, transfer, pending };
 }
 

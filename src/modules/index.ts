@@ -10,6 +10,13 @@ import { pocketsModule } from './pockets/index.ts';
 import { rechargeModule } from './recharge/index.ts';
 import { walletsModule } from './wallets/index.ts';
 
+/** A refusal the HTTP layer makes before a route runs: a body over its size limit, or a rate limit. */
+export interface Refusal {
+  code: 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED';
+  status: 413 | 429;
+  message: string;
+}
+
 /** What a domain module contributes besides its GraphQL fields (registered in graphql/schema.ts). */
 export interface DomainModule {
   name: string;
@@ -18,6 +25,8 @@ export interface DomainModule {
   seedDemo?: (db: Db, merchant: MerchantCredentials) => Promise<void>;
   /** Operator CLI commands, keyed by their two words, e.g. `pocket-group create`. */
   commands?: Record<string, CliCommand>;
+  /** The module's legacy path prefixes and its error body for the HTTP layer's refusals, in the API's own envelope. */
+  refusals?: { paths: string[]; body(refusal: Refusal, request: Request): unknown };
   /** Background work started with the server (schedules, in-process services); answers how to stop it. */
   start?: (deps: Deps) => void | Promise<() => Promise<void>>;
 }

@@ -60,7 +60,7 @@ export const basic = (key: string, secret: string) => `Basic ${Buffer.from(`${ke
 export async function startApp(overrides: Partial<Config> = {}, options: { clock?: Clock } = {}): Promise<TestApp> {
   const config = loadConfig(
     { ...process.env, DATA_DIR: 'memory://', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', NODE_ENV: 'test' },
-    { PORT: 0, HOST: '127.0.0.1', OUTBOX_POLL_MS: 200, ...overrides },
+    { PORT: 0, HOST: '127.0.0.1', OUTBOX_POLL_MS: 200, RATE_LIMIT_OPERATIONS_PER_MINUTE: 0, ...overrides },
   );
   const app = await buildApp(config, options);
   const url = await app.listen();

@@ -2,7 +2,7 @@ import { requiredFlag, UsageError } from '../../cli/args.ts';
 import type { Db } from '../../db/database.ts';
 import type { DomainModule } from '../index.ts';
 import { callbackSecret, rotateCallbackSecret, startCallbackWorker } from './callbacks.ts';
-import { routes } from './rest.ts';
+import { chargesResourceOf, routes } from './rest.ts';
 import { chargesRuntime } from './runtime.ts';
 import { startScheduler } from './scheduler.ts';
 import { createCustomer, findCustomerByCpfCnpj } from './service.ts';
@@ -18,6 +18,11 @@ async function requireMerchantRow(db: Db, merchantId: string): Promise<string> {
 export const chargesModule: DomainModule = {
   name: 'charges',
   routes,
+  // iPag's envelope: a string code and the resource the request addressed.
+  refusals: {
+    paths: ['/service/resources/charges'],
+    body: (refusal, request) => ({ code: String(refusal.status), message: refusal.message, resource: chargesResourceOf(request) }),
+  },
   start: async (deps) => {
     const stops: (() => Promise<void>)[] = [];
     if (deps.config.CHARGES_CALLBACK_POLL_MS > 0) {

@@ -53,9 +53,14 @@ class LegacyFailure extends Error {
 }
 
 function resourceOf(c: Context): Resource {
-  if (c.req.method === 'POST') return 'resources.charge.create';
-  if (c.req.method === 'PUT') return 'resources.charge.update';
-  return c.req.query('id') === undefined ? 'resources.charge.list' : 'resources.charge.show';
+  return chargesResourceOf(c.req.raw);
+}
+
+/** The iPag resource a request addresses, as its error bodies name it. */
+export function chargesResourceOf(request: Request): Resource {
+  if (request.method === 'POST') return 'resources.charge.create';
+  if (request.method === 'PUT') return 'resources.charge.update';
+  return new URL(request.url).searchParams.has('id') ? 'resources.charge.show' : 'resources.charge.list';
 }
 
 /** Maps any error of a legacy route to its envelope; null for what is not ours to explain. */

@@ -34,6 +34,7 @@ function scheduleReconciliation(deps: Deps): () => Promise<void> {
 export const invoicesModule: DomainModule = {
   name: 'invoices',
   routes: invoiceRoutes,
+  refusals: { paths: ['/invoice/', '/payment/', '/admin/payment/'], body: (refusal) => ({ error: refusal.code, message: refusal.message }) },
   commands: invoiceCommands,
   start: async (deps) => {
     const stopSandbox = await startInProcessSandbox(deps);

@@ -10,6 +10,13 @@ export const pocketsModule: DomainModule = {
   name: 'pockets',
   routes,
   commands: pocketCommands,
+  // DRF's envelope; its throttling message, in the API's language.
+  refusals: {
+    paths: ['/badje/'],
+    body: (refusal) => ({
+      detail: refusal.code === 'RATE_LIMITED' ? 'تعداد درخواست‌ها بیش از حد مجاز است؛ کمی بعد دوباره تلاش کنید.' : 'حجم بدنه درخواست بیش از حد مجاز است.',
+    }),
+  },
   seedDemo: async (db, merchant) => {
     if (await findPocketGroup(db, merchant.merchantId, DEMO_POCKET_GROUP.slug)) return;
     await createPocketGroup(db, { merchantId: merchant.merchantId, ...DEMO_POCKET_GROUP }, new Date());

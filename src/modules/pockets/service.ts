@@ -14,6 +14,7 @@
  *   batches wait for each other but never deadlock.
  */
 import type { Db, Prisma } from '../../db/database.ts';
+import { currentActor, type AuditActor } from '../../audit/actor.ts';
 import { transact, type Deps } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
 import { recordEvents } from '../../events/outbox.ts';
@@ -180,6 +181,8 @@ interface JudgedItem {
   failure: ChargeFailure | null;
   /** Set when the item owns its token (a valid one, first in the batch): it is recorded. */
   claim: { token: string; phoneNumber: string; amount: bigint | null } | null;
+  /** The caller's, for the audit trail (see ChargeCall). */
+  actor?: AuditActor;
 }
 
 interface PocketChargeRow {
@@ -281,12 +284,14 @@ export async function chargePockets(
   if (!group) throw notFound('Pocket group');
   const judged = judge(items);
   if (judged.every((item) => item.claim === null)) return judged.map((item) => failed(item, item.failure!));
-  return chargeBatcher(deps).submit(group.id, { group, judged });
+  return chargeBatcher(deps).submit(group.id, { group, judged, actor: currentActor() });
 }
 
 interface ChargeCall {
   group: PocketGroup;
   judged: JudgedItem[];
+  /** The caller's, for the audit trail: a coalesced transaction runs in the first caller's context. */
+  actor: AuditActor | undefined;
 }
 
 const batchers = new WeakMap<Prisma, KeyedBatcher<ChargeCall, ChargeResult[]>>();
@@ -315,6 +320,7 @@ async function applyCalls(tx: Db, calls: ChargeCall[], now: Date): Promise<Charg
   const tokens = new Set<string>();
   const repeats: JudgedItem[] = [];
   const items: JudgedItem[] = [];
+  for (const call of calls) for (const item of call.judged) item.actor = call.actor;
   for (const item of calls.flatMap((call) => call.judged)) {
     if (item.claim && tokens.has(item.claim.token)) repeats.push(item);
     else {
@@ -447,6 +453,7 @@ async function chargeValid(
       amount: item.amount!,
       currency: group.currency,
       code: 'pocket.charge',
+      actor: item.actor,
     })),
     now,
   );

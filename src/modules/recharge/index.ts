@@ -71,6 +71,7 @@ export const DEMO_PROVIDER = {
 export const rechargeModule: DomainModule = {
   name: 'recharge',
   routes,
+  refusals: { paths: ['/v3/rechargeProviders'], body: (refusal) => ({ error: refusal.code, message: refusal.message }) },
   // A manual clock (the tests') does not move in real time: whoever moves it runs the sweep itself.
   start: async (deps) => (deps.clock === systemClock ? startExpirySweep(deps) : async () => {}),
   // The demo merchant's OAuth client (demo-client) already has the scope `credit` and the right "Manage payments".
