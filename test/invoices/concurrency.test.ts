@@ -124,8 +124,17 @@ describe('racing refunds and idempotent requests', () => {
     const refunds = await Promise.all(
       [1, 2].map(() => t.request('POST', '/payment/refund', { authorization: auth, body: { authority: payment.authority, invoiceId } })),
     );
-    expect(refunds.map((r) => r.status).sort()).toEqual([200, 409]);
+    // The second finds the first pending (202, without asking the gateway) or already done (409).
+    const statuses = refunds.map((r) => r.status).sort();
+    expect([[200, 202], [200, 409]]).toContainEqual(statuses);
     expect((await ledgerOf(t, m.merchantId)).merchant - before.merchant).toBe(-80_000n);
+    expect(sandboxOf(t).payment(payment.authority)).toMatchObject({ refundCalls: 1, refundedAmount: 80_000n });
+    expect((await t.request('GET', `/payment/status?paymentId=${payment.paymentId}`, { authorization: auth })).json).toMatchObject({
+      status: 'refunded',
+      refundedAmount: 80_000,
+      refundPendingAmount: 0,
+      refunds: [{ status: 'refunded', amount: 80_000 }],
+    });
   });
 
   it('replays a payment request with the same Idempotency-Key, and refuses the key for another request', async () => {

@@ -31,12 +31,12 @@ import {
   findInvoice,
   findPayment,
   paymentsStatus,
-  refundPayment,
   requestPayment,
   startWaiting,
   waitingPayments,
   type StatusRow,
 } from './service.ts';
+import { refundPayment } from './refunds.ts';
 import { handleCallback } from './settlement.ts';
 
 // ---- Wire shapes ----------------------------------------------------------------------------
@@ -75,7 +75,19 @@ const Transition = z.object({
   at: z.string().openapi({ format: 'date-time' }),
 });
 
-const Refund = z.object({ amount: AmountOut, reference: z.string().nullable(), createdAt: z.string().openapi({ format: 'date-time' }) });
+const Refund = z.object({
+  refundId: z.string(),
+  amount: AmountOut,
+  status: z.enum(['pending', 'refunded', 'failed']).openapi({
+    description:
+      'pending: asked of the gateway, outcome not known yet (nothing moved; never asked blindly again); refunded: confirmed; failed: refused, nothing moved.',
+  }),
+  reference: z.string().nullable().openapi({ description: "The gateway's tracking reference, when it gives one." }),
+  note: z.string().nullable().openapi({ description: 'Why it is pending or failed.' }),
+  resolvedBy: z.enum(['gateway', 'reconciliation', 'operator']).nullable(),
+  resolvedAt: z.string().nullable().openapi({ format: 'date-time' }),
+  createdAt: z.string().openapi({ format: 'date-time' }),
+});
 
 const PaymentView = z
   .object({
@@ -93,7 +105,8 @@ const PaymentView = z
     redirectUrl: z.string().nullable().openapi({ description: "Where to send the payer's browser (GET)." }),
     refId: z.string().nullable().openapi({ description: "The gateway's reference once verified." }),
     cardPan: z.string().nullable(),
-    refundedAmount: AmountOut,
+    refundedAmount: AmountOut.openapi({ description: 'Refunds the gateway confirmed, IRR rials.' }),
+    refundPendingAmount: AmountOut.openapi({ description: 'A refund asked of the gateway whose outcome is not known yet, IRR rials.' }),
     note: z.string().nullable().openapi({ description: 'The last trouble with the gateway, left for reconciliation.' }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),
@@ -176,6 +189,7 @@ async function paymentView(db: Db, payment: InvoicePayment): Promise<z.infer<typ
     refId: payment.refId,
     cardPan: payment.cardPan,
     refundedAmount: jsonAmount(payment.refundedAmount),
+    refundPendingAmount: jsonAmount(payment.refundPendingAmount),
     note: payment.note,
     createdAt: payment.createdAt.toISOString(),
     updatedAt: payment.updatedAt.toISOString(),
@@ -187,7 +201,16 @@ async function paymentView(db: Db, payment: InvoicePayment): Promise<z.infer<typ
       reason: t.reason,
       at: t.at.toISOString(),
     })),
-    refunds: refunds.map((r) => ({ amount: jsonAmount(r.amount), reference: r.reference, createdAt: r.createdAt.toISOString() })),
+    refunds: refunds.map((r) => ({
+      refundId: r.id,
+      amount: jsonAmount(r.amount),
+      status: r.status as 'pending' | 'refunded' | 'failed',
+      reference: r.reference,
+      note: r.note,
+      resolvedBy: r.resolvedBy as 'gateway' | 'reconciliation' | 'operator' | null,
+      resolvedAt: iso(r.resolvedAt),
+      createdAt: r.createdAt.toISOString(),
+    })),
   };
 }
 
@@ -352,6 +375,8 @@ const routes = {
     path: '/payment/refund',
     tags,
     summary: 'Refund a verified payment in full, through its gateway',
+    description:
+      'The refund is recorded as pending before the gateway is asked. 200: the gateway confirmed it. 202: the gateway did not answer; the refund stays pending (refunds[].status) and nothing moved; repeating this request asks the gateway what happened (zarinpal) instead of refunding again, and a refund shepa cannot be asked about is settled by an operator.',
     request: {
       body: jsonBody(
         z
@@ -360,7 +385,12 @@ const routes = {
           .openapi('RefundRequest'),
       ),
     },
-    responses: { 200: json(PaymentView, 'The refunded payment'), ...errors, ...gatewayErrors },
+    responses: {
+      200: json(PaymentView, 'The refunded payment'),
+      202: json(PaymentView, 'The refund is pending at the gateway (see refunds[].status)'),
+      ...errors,
+      ...gatewayErrors,
+    },
   }),
   startWaiting: createRoute({
     method: 'post',
@@ -544,8 +574,9 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
   app.openapi(routes.refund, async (c) => {
     const merchantId = await merchantOf(c);
     const { authority, invoiceId } = c.req.valid('json');
-    const { value: payment } = await refundPayment(deps, merchantId, { invoiceId, authority }, null, idempotencyKey(c));
-    return c.json(await paymentView(deps.prisma, payment), 200);
+    const { payment, refund } = await refundPayment(deps, merchantId, { invoiceId, authority }, null, idempotencyKey(c));
+    const view = await paymentView(deps.prisma, payment);
+    return refund.status === 'pending' ? c.json(view, 202) : c.json(view, 200);
   });
 
   app.openapi(routes.startWaiting, async (c) => {

@@ -23,6 +23,7 @@ import {
 } from './gateways/types.ts';
 import { isPayable, LIVE_ATTEMPT_STATUSES, type AttemptStatus } from './model.ts';
 import { lockPayment, moveMoney, movePayment, updateInvoice, type ServiceDeps } from './records.ts';
+import { reconcileRefunds } from './refunds.ts';
 
 /** What the trigger suggests: a success callback, a failure callback, or nothing (reconciliation). */
 export type Hint = 'paid' | 'not_paid' | 'unknown';
@@ -97,7 +98,8 @@ async function reversedAtGateway(connector: GatewayConnector, authority: string)
 /**
  * Gives money the payer paid but we must not keep (overpayment, a closed payment, a wrong
  * amount) back through the gateway. No answer leaves it `reverse_pending` for reconciliation to
- * retry; a refusal is `reverse_failed`, for an operator.
+ * retry where a repeat cannot pay twice (Zarinpal's reverse), else `reverse_unknown` for an
+ * operator (`cli payments refund-resolve`); a refusal is `reverse_failed`, for an operator.
  */
 async function reverseAttempt(
   tx: Db,
@@ -116,7 +118,8 @@ async function reverseAttempt(
     status = result.outcome === 'refunded' || (await reversedAtGateway(connector, attempt.authority)) ? 'reversed' : 'reverse_failed';
   } catch (error) {
     if (!(error instanceof GatewayError)) throw error;
-    status = error instanceof GatewayUnavailableError || error instanceof GatewayRejectedError ? 'reverse_pending' : 'reverse_failed';
+    if (error instanceof GatewayUnavailableError) status = connector.refundRepeatable ? 'reverse_pending' : 'reverse_unknown';
+    else status = error instanceof GatewayRejectedError && connector.refundRepeatable ? 'reverse_pending' : 'reverse_failed';
   }
   await tx.invoicePaymentAttempt.update({
     where: { id: attempt.id },
@@ -138,6 +141,7 @@ const reversalNote = (status: AttemptStatus, amount: bigint): string =>
     reversed: `The gateway took ${amount} rials that could not be accepted; they were returned to the payer through the gateway.`,
     reverse_pending: `The gateway took ${amount} rials that could not be accepted; returning them is retried by reconciliation.`,
     reverse_failed: `The gateway took ${amount} rials that could not be accepted and refused to return them; an operator must return them by hand.`,
+    reverse_unknown: `The gateway took ${amount} rials that could not be accepted; it did not confirm returning them, and cannot be asked: an operator checks its panel and settles it with \`cli payments refund-resolve\`.`,
   })[status as 'reversed'] ?? '';
 
 /** Whether the invoice can take this payment's money now (the invoice row is locked). */
@@ -317,6 +321,10 @@ export interface ReconcileReport {
   stillWaiting: number;
   reversalsRetried: number;
   reversed: number;
+  /** Pending refunds asked about (where the gateway can tell), settled by that, and left for an operator. */
+  refundsChecked: number;
+  refundsResolved: number;
+  refundsAwaitingOperator: number;
   errors: number;
 }
 
@@ -324,12 +332,25 @@ export interface ReconcileReport {
  * Resolves what callbacks did not: every payment waiting longer than PAYMENT_RECONCILE_AFTER_MS
  * is checked with its gateway (verified, failed, expired past PAYMENT_EXPIRE_AFTER_MS, or left
  * waiting when the gateway still does not answer), and returns of money we could not keep that
- * found no answer are retried. Safe to run from several processes at once.
+ * found no answer are retried, and pending refunds are asked about where the gateway can tell.
+ * Safe to run from several processes at once.
  */
 export async function reconcilePayments(deps: ServiceDeps, options: { merchantId?: string; limit?: number } = {}): Promise<ReconcileReport> {
   const limit = options.limit ?? 500;
   const now = deps.clock.now();
-  const report: ReconcileReport = { checked: 0, verified: 0, failed: 0, expired: 0, stillWaiting: 0, reversalsRetried: 0, reversed: 0, errors: 0 };
+  const report: ReconcileReport = {
+    checked: 0,
+    verified: 0,
+    failed: 0,
+    expired: 0,
+    stillWaiting: 0,
+    reversalsRetried: 0,
+    reversed: 0,
+    refundsChecked: 0,
+    refundsResolved: 0,
+    refundsAwaitingOperator: 0,
+    errors: 0,
+  };
   const due = await deps.prisma.invoicePayment.findMany({
     where: {
       state: 'waiting',
@@ -368,6 +389,12 @@ export async function reconcilePayments(deps: ServiceDeps, options: { merchantId
       report.errors++;
       deps.logger.error({ err: error, attemptId: id }, 'retrying a reversal failed');
     }
+  }
+  try {
+    Object.assign(report, await reconcileRefunds(deps, options));
+  } catch (error) {
+    report.errors++;
+    deps.logger.error({ err: error }, 'reconciling pending refunds failed');
   }
   return report;
 }

@@ -26,6 +26,9 @@
  *   amount_mismatch     the payer pays half the amount: Zarinpal verify gives -50, Shepa verify
  *                       reports the smaller amount
  *   refund_fail         reverse gives -60 (bank refused) / Shepa refund gives success:false
+ *   refund_timeout      the reverse / refund is carried out, but its answer comes only after
+ *                       verifyHangMs (the client has given up: it never learns it happened)
+ *   refund_bad_gateway  the reverse / refund answers HTTP 502 with an HTML page, doing nothing
  * Without a scenario the protocol rules still apply: a second Zarinpal verify gives 101, a verify
  * of an unpaid payment -51, a wrong amount -50, a reverse after 30 minutes (per `now`) -63, a
  * second reverse -61.
@@ -51,6 +54,8 @@ export const sandboxScenarios = [
   'verify_bad_gateway',
   'amount_mismatch',
   'refund_fail',
+  'refund_timeout',
+  'refund_bad_gateway',
 ] as const;
 
 export type SandboxScenario = (typeof sandboxScenarios)[number];
@@ -80,6 +85,8 @@ export interface SandboxPayment {
   createdAt: Date;
   paidAt?: Date;
   verifyCalls: number;
+  /** Reverse or refund-transaction calls that reached the payment, whatever they answered. */
+  refundCalls: number;
 }
 
 export interface SandboxGatewayOptions {
@@ -217,6 +224,24 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     }
   }
 
+  /**
+   * refund_* scenarios that hide the answer; `perform` carries the refund out. True when the
+   * response has been taken care of.
+   */
+  async function misbehaveOnRefund(payment: SandboxPayment, res: ServerResponse, perform: () => void): Promise<boolean> {
+    switch (payment.scenario) {
+      case 'refund_timeout':
+        perform();
+        if (await hang(res)) sendJson(res, 504, { error: 'timeout' });
+        return true;
+      case 'refund_bad_gateway':
+        send(res, 502, 'text/html; charset=utf-8', '<html><body><h1>502 Bad Gateway</h1></body></html>');
+        return true;
+      default:
+        return false;
+    }
+  }
+
   function settle(payment: SandboxPayment): void {
     payment.status = 'verified';
     payment.refId = String(nextRefId++);
@@ -278,6 +303,7 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
       status: 'pending',
       createdAt: now(),
       verifyCalls: 0,
+      refundCalls: 0,
     });
     zarinpalData(res, { code: 100, message: 'Success', authority, fee_type: 'Merchant', fee: Number(amount / 100n) });
   }
@@ -345,11 +371,19 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     zarinpalData(res, { code: 100, message: 'Success', status });
   }
 
-  function zarinpalReverse(body: unknown, res: ServerResponse): void {
+  async function zarinpalReverse(body: unknown, res: ServerResponse): Promise<void> {
     const parsed = zarinpalAuthorityBody.safeParse(body);
     if (!parsed.success) return zarinpalInvalid(res, parsed.error);
     const payment = zarinpalPayment(res, parsed.data.merchant_id, parsed.data.authority);
     if (!payment) return;
+    payment.refundCalls += 1;
+    const reversible = (payment.status === 'paid' || payment.status === 'verified') && payment.paidAt !== undefined;
+    const reverse = () => {
+      if (!reversible) return;
+      payment.status = 'reversed';
+      payment.refundedAmount = payment.paidAmount ?? 0n;
+    };
+    if (await misbehaveOnRefund(payment, res, reverse)) return;
     if ((payment.status !== 'paid' && payment.status !== 'verified') || payment.paidAt === undefined) {
       return zarinpalError(res, -61, 'Session is not in success status or already reversed.');
     }
@@ -357,8 +391,7 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
       return zarinpalError(res, -63, 'Maximum time for reverse this session is expired.');
     }
     if (payment.scenario === 'refund_fail') return zarinpalError(res, -60, 'Session can not be reversed with bank.');
-    payment.status = 'reversed';
-    payment.refundedAmount = payment.paidAmount ?? 0n;
+    reverse();
     zarinpalData(res, { code: 100, message: 'Reversed' });
   }
 
@@ -400,6 +433,7 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
       status: 'pending',
       createdAt: now(),
       verifyCalls: 0,
+      refundCalls: 0,
     });
     sendJson(res, 200, { success: true, result: { token, url: `${baseUrl}/v1/${token}` } });
   }
@@ -428,7 +462,7 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     });
   }
 
-  function shepaRefund(body: unknown, res: ServerResponse): void {
+  async function shepaRefund(body: unknown, res: ServerResponse): Promise<void> {
     const parsed = shepaRefundBody.safeParse(body);
     if (!parsed.success) return shepaInvalid(res, parsed.error);
     if (!shepaApiKey(res, parsed.data.api)) return;
@@ -438,12 +472,19 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     if (!payment || (parsed.data.token !== undefined && parsed.data.token !== payment.authority)) {
       return shepaError(res, 404, 'transaction not found');
     }
-    if (payment.status !== 'verified') return shepaError(res, 400, 'transaction is not refundable');
+    payment.refundCalls += 1;
     const refundable = (payment.paidAmount ?? 0n) - payment.refundedAmount;
+    const allowed = payment.status === 'verified' && parsed.data.amount <= refundable;
+    const refund = () => {
+      if (!allowed) return;
+      payment.refundedAmount += parsed.data.amount;
+      if (payment.refundedAmount === payment.paidAmount) payment.status = 'refunded';
+    };
+    if (await misbehaveOnRefund(payment, res, refund)) return;
+    if (payment.status !== 'verified') return shepaError(res, 400, 'transaction is not refundable');
     if (parsed.data.amount > refundable) return shepaError(res, 400, `amount is more than the refundable ${refundable}`);
     if (payment.scenario === 'refund_fail') return shepaError(res, 500, 'refund was refused by the bank');
-    payment.refundedAmount += parsed.data.amount;
-    if (payment.refundedAmount === payment.paidAmount) payment.status = 'refunded';
+    refund();
     sendJson(res, 200, { success: true, result: `RF${randomInt(100_000_000, 999_999_999)}` });
   }
 

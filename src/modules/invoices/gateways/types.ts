@@ -78,6 +78,12 @@ export interface UnverifiedPayment {
 
 export type InquiryStatus = 'VERIFIED' | 'PAID' | 'IN_BANK' | 'FAILED' | 'REVERSED';
 
+/**
+ * What a gateway says of a refund asked earlier whose answer was lost: it happened, or it did
+ * not (so asking again is safe only if `refundRepeatable`).
+ */
+export type RefundStatus = 'refunded' | 'not_refunded';
+
 export interface InquiryResult {
   status: InquiryStatus;
   raw: unknown;
@@ -99,6 +105,14 @@ export interface GatewayConnector {
   parseCallback(query: URLSearchParams): CallbackParams | null;
   verify(input: VerifyInput): Promise<VerifyResult>;
   refund(input: RefundInput): Promise<RefundResult>;
+  /**
+   * True when asking for the same refund twice cannot pay the payer twice (Zarinpal's reverse
+   * returns whole payments only, and a repeat answers -61), so a refund whose answer was lost may
+   * be asked again once `refundStatus` says it did not happen.
+   */
+  readonly refundRepeatable: boolean;
+  /** The gateway's view of an earlier refund (Zarinpal only; Shepa has no way to ask). */
+  refundStatus?(input: RefundInput): Promise<RefundStatus>;
   /** Paid but not yet verified payments, most recent first (Zarinpal only). */
   listUnverified?(): Promise<UnverifiedPayment[]>;
   /** The gateway's view of one payment, for reconciliation (Zarinpal only). */

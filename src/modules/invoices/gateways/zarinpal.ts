@@ -21,6 +21,7 @@ import type {
   PaymentRequest,
   RefundInput,
   RefundResult,
+  RefundStatus,
   UnverifiedPayment,
   VerifyInput,
   VerifyResult,
@@ -92,6 +93,7 @@ type ZarinpalAnswer<T> = { ok: true; data: T; raw: unknown } | { ok: false; code
 
 export class ZarinpalConnector implements GatewayConnector {
   readonly name = 'zarinpal';
+  readonly refundRepeatable = true;
   private readonly baseUrl: string;
   private readonly startPayBaseUrl: string;
 
@@ -178,6 +180,11 @@ export class ZarinpalConnector implements GatewayConnector {
       default:
         throw this.rejected('reverse', answer);
     }
+  }
+
+  /** A reverse shows in the payment's inquiry as REVERSED; anything else means it did not happen. */
+  async refundStatus({ authority }: RefundInput): Promise<RefundStatus> {
+    return (await this.inquire({ authority })).status === 'REVERSED' ? 'refunded' : 'not_refunded';
   }
 
   /** At most the 100 most recent paid-but-unverified payments (Zarinpal's limit). */
