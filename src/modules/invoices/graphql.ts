@@ -193,7 +193,8 @@ const StatusRef = builder.objectRef<{ merchantId: string | null; rows: StatusRow
 });
 
 const LinkRef = builder.objectRef<CreatedLink>('ReadyToPayLink').implement({
-  description: 'A link that, opened by the payer, creates an invoice and its payment and sends them to the gateway.',
+  description:
+    'A link that, opened by the payer, creates an invoice and its payment and sends them to the gateway. It makes one invoice: opened again it goes back to that payment, or to its result once paid; it never makes a second invoice.',
   fields: (t) => ({
     token: t.string({ description: 'Shown once.', resolve: (link) => link.token }),
     url: t.string({ resolve: (link) => link.url }),
@@ -203,6 +204,11 @@ const LinkRef = builder.objectRef<CreatedLink>('ReadyToPayLink').implement({
     userFullName: t.string({ resolve: (link) => link.link.userFullName }),
     mobile: t.string({ resolve: (link) => link.link.mobile }),
     gateway: t.field({ type: GatewayEnum, nullable: true, resolve: (link) => link.link.gateway as GatewayName | null }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      description: 'Past it the link takes no payment (it answers 410), unless its invoice is already settled.',
+      resolve: (link) => link.link.expiresAt!,
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (link) => link.link.createdAt }),
   }),
 });
@@ -262,6 +268,7 @@ const CreateLinkInput = builder.inputType('CreateReadyToPayLinkInput', {
     userFullName: t.string({ required: true }),
     mobile: t.string({ required: true }),
     gateway: t.field({ type: GatewayEnum, required: false, description: 'Omitted: the payer chooses.' }),
+    expiresInSeconds: t.int({ required: false, description: "The link's lifetime, 60 s to a year; default READY_TO_PAY_LINK_TTL_SECONDS (7 days)." }),
   }),
 });
 
@@ -444,6 +451,7 @@ builder.mutationField('createReadyToPayLink', (t) =>
         userFullName: input.userFullName,
         mobile: input.mobile,
         gateway: input.gateway ?? null,
+        expiresInSeconds: input.expiresInSeconds ?? null,
       });
     },
   }),

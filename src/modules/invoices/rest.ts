@@ -162,6 +162,7 @@ const LinkView = z
     mobile: z.string(),
     readyToPayGateway: z.enum(GATEWAYS).nullable(),
     invoiceId: z.string().nullable(),
+    expiresAt: z.string().openapi({ format: 'date-time', description: 'Past it the link takes no payment (410).' }),
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('ReadyToPayLink');
@@ -405,6 +406,8 @@ const routes = {
     path: '/payment/readyToPay',
     tags,
     summary: 'Open a ready-to-pay link: creates the invoice and payment, then 302 to the gateway',
+    description:
+      'A link makes one invoice: opening it again goes back to the same waiting payment, and once its invoice is paid (or refunded, or canceled) to the result page; it never makes a second invoice. Past its expiresAt it answers 410 unless its invoice is already settled.',
     request: {
       query: z
         .object({
@@ -420,6 +423,10 @@ const routes = {
       302: { description: 'To the gateway’s payment page (or the result page once paid)' },
       200: { content: { 'text/html': { schema: z.string() } }, description: 'A form asking what the link leaves open' },
       404: { content: { 'text/html': { schema: z.string() } }, description: 'Unknown link' },
+      410: {
+        content: { 'text/html': { schema: z.string() } },
+        description: 'The link expired (expiresAt) before its invoice was paid: it creates nothing and sends nobody to a gateway',
+      },
     },
   }),
   callback: createRoute({
@@ -465,6 +472,13 @@ const routes = {
             mobile: z.string().max(32),
             readyToPayGateway: Gateway.nullable().optional().openapi({ description: 'Omitted: the payer chooses.' }),
             merchantId: z.string().max(100).optional().openapi({ description: 'Extension: the merchant; default INVOICES_MERCHANT_ID.' }),
+            expiresInSeconds: z
+              .number()
+              .int('must be a whole number of seconds')
+              .min(60)
+              .max(365 * 24 * 3600)
+              .optional()
+              .openapi({ description: "Extension: the link's lifetime; default READY_TO_PAY_LINK_TTL_SECONDS (7 days)." }),
           })
           .strict()
           .openapi('ReadyToPayLinkRequest'),
@@ -596,6 +610,12 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
           ...(gateway ? { gateway } : {}),
         });
         if (opening.kind === 'redirect') return c.redirect(opening.url, 302);
+        if (opening.kind === 'expired') {
+          return c.html(
+            messagePage('Link expired', `This payment link expired at ${opening.expiresAt.toISOString()} (UTC) and takes no more payments; ask for a new one.`),
+            410,
+          );
+        }
         if (opening.kind === 'closed') {
           if (opening.paymentId) return c.redirect(resultPageUrl(deps.config, opening.paymentId), 302);
           return c.html(messagePage('Nothing to pay', `This invoice is ${opening.status.replace('_', ' ')}.`), 200);
@@ -651,6 +671,7 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
       userFullName: body.userFullName,
       mobile: body.mobile,
       gateway: body.readyToPayGateway ?? null,
+      expiresInSeconds: body.expiresInSeconds ?? null,
     });
     return c.json(
       {
@@ -663,6 +684,7 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
         mobile: link.mobile,
         readyToPayGateway: link.gateway as GatewayName | null,
         invoiceId: link.invoiceId,
+        expiresAt: link.expiresAt!.toISOString(),
         createdAt: link.createdAt.toISOString(),
       },
       200,
