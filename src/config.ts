@@ -98,6 +98,10 @@ const schema = z.object({
     .url({ protocol: /^https?$/ })
     .default('https://payment.zarinpal.com')
     .describe('Zarinpal REST v4 host (https://sandbox.zarinpal.com for Zarinpal\'s own sandbox).'),
+  ZARINPAL_GRAPHQL_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://next.zarinpal.com/api/v4/graphql/')
+    .describe('Zarinpal\'s GraphQL API, for refunds other than a whole reverse within 30 minutes (AddRefund).'),
   SHEPA_BASE_URL: z
     .url({ protocol: /^https?$/ })
     .default('https://merchant.shepa.com')

@@ -104,7 +104,8 @@ export const invoiceCommands: Record<string, CliCommand> = {
     },
   },
   'gateway set': {
-    usage: 'gateway set --merchant ID --gateway zarinpal --merchant-id UUID  |  gateway set --merchant ID --gateway shepa --api-key KEY',
+    usage:
+      'gateway set --merchant ID --gateway zarinpal --merchant-id UUID [--access-token TOKEN --terminal-id ID]  |  gateway set --merchant ID --gateway shepa --api-key KEY',
     run: async (db, args) => {
       const gateway = (() => {
         try {
@@ -114,14 +115,31 @@ export const invoiceCommands: Record<string, CliCommand> = {
         }
       })();
       const credential = gateway === 'zarinpal' ? requiredFlag(args, 'merchant-id') : requiredFlag(args, 'api-key');
-      return setGatewayCredential(db, { merchantId: requiredFlag(args, 'merchant'), gateway, credential }, new Date());
+      return setGatewayCredential(
+        db,
+        {
+          merchantId: requiredFlag(args, 'merchant'),
+          gateway,
+          credential,
+          accessToken: stringFlag(args, 'access-token') ?? null,
+          terminalId: stringFlag(args, 'terminal-id') ?? null,
+        },
+        new Date(),
+      );
     },
   },
   'gateway list': {
     usage: 'gateway list --merchant ID',
     run: async (db, args) => {
       const rows = await db.gatewayCredential.findMany({ where: { merchantId: requiredFlag(args, 'merchant') }, orderBy: { gateway: 'asc' } });
-      return { gateways: rows.map((row) => ({ gateway: row.gateway, credential: credentialHint(row.credential), updatedAt: row.updatedAt })) };
+      return {
+        gateways: rows.map((row) => ({
+          gateway: row.gateway,
+          credential: credentialHint(row.credential),
+          ...(row.gateway === 'zarinpal' ? { refunds: row.accessToken ? { accessToken: credentialHint(row.accessToken), terminalId: row.terminalId } : null } : {}),
+          updatedAt: row.updatedAt,
+        })),
+      };
     },
   },
 };

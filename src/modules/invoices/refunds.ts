@@ -4,9 +4,11 @@
  * A refund is recorded as `pending` in its own transaction before the gateway is asked, and the
  * ledger moves only once the gateway confirmed it. A gateway that times out or answers garbage
  * leaves it pending; it is then never asked blindly again (that could pay the payer twice):
- * - where the protocol can tell (Zarinpal: the payment's inquiry says REVERSED), the gateway is
- *   asked what happened, on a retry of the refund and by reconciliation; a reverse that did not
- *   happen is asked again, which is safe because a reverse returns the whole payment or nothing;
+ * - where the protocol can tell (Zarinpal: the payment's inquiry says REVERSED; the session's
+ *   refunded total covers an AddRefund), the gateway is asked what happened, on a retry of the
+ *   refund and by reconciliation; a reverse that did not happen is asked again, which is safe
+ *   because a reverse returns the whole payment or nothing, while an AddRefund that does not show
+ *   is asked about again later, and only an operator may declare it failed;
  * - where it cannot (Shepa), the refund stays pending until an operator, who checked the
  *   gateway's panel, settles it (`cli payments refund-resolve`).
  * At most one refund of a payment is pending at a time (a partial unique index backs this up),
@@ -27,6 +29,7 @@ import {
   type GatewayName,
   type RefundInput,
 } from './gateways/types.ts';
+import { ZARINPAL_MIN_REFUND, ZarinpalConnector } from './gateways/zarinpal.ts';
 import { lockPayment, moveMoney, movePayment, newId, paymentEvent, updateInvoice, type ServiceDeps } from './records.ts';
 
 export type RefundTarget = { paymentId: string } | { invoiceId: string; authority: string };
@@ -54,12 +57,42 @@ type GatewayAnswer =
   | { kind: 'refused'; detail: string }
   | { kind: 'unknown'; detail: string };
 
-const refundInput = (payment: InvoicePayment, amount: bigint): RefundInput => ({
+/** How a refund is asked of its gateway (stored on the refund). */
+export type RefundMethod = 'reverse' | 'add_refund' | 'refund_transaction';
+
+/** Zarinpal reverses only within 30 minutes of payment; a minute is kept for the call itself. */
+const REVERSE_WINDOW_MS = 29 * 60_000;
+
+const refundInput = (payment: InvoicePayment, refund: Pick<InvoicePaymentRefund, 'amount' | 'method'>): RefundInput => ({
   authority: payment.authority!,
-  amount,
+  amount: refund.amount,
   ...(payment.refId ? { refId: payment.refId } : {}),
   ...(payment.transactionId ? { transactionId: payment.transactionId } : {}),
+  ...(refund.method === 'add_refund' ? { method: 'refund' as const } : refund.method === 'reverse' ? { method: 'reverse' as const } : {}),
+  refundedBefore: payment.refundedAmount,
 });
+
+/**
+ * Shepa: refund-transaction, whole or in part. Zarinpal: `reverse` for a whole payment within
+ * 30 minutes of payment (fee-free, needs only the merchant_id); otherwise AddRefund, which takes
+ * any amount from 20,000 rials but needs the merchant's panel access token and terminal id.
+ */
+async function chooseMethod(connector: GatewayConnector, payment: InvoicePayment, amount: bigint, now: Date): Promise<RefundMethod> {
+  if (!(connector instanceof ZarinpalConnector)) return 'refund_transaction';
+  const early = payment.verifiedAt !== null && now.getTime() - payment.verifiedAt.getTime() <= REVERSE_WINDOW_MS;
+  if (amount === payment.amount && payment.refundedAmount === 0n && early) return 'reverse';
+  if (!connector.canRefundInPart) {
+    throw new AppError(
+      'GATEWAY_NOT_CONFIGURED',
+      'Zarinpal refunds other than a whole payment within 30 minutes of payment go through its GraphQL API, which needs the merchant\'s panel access token and terminal id (`cli gateway set --gateway zarinpal … --access-token … --terminal-id …`).',
+      'amount',
+    );
+  }
+  if (amount < ZARINPAL_MIN_REFUND) {
+    throw invalid('amount', `Zarinpal refunds a part of a payment, or a payment older than 30 minutes, from ${ZARINPAL_MIN_REFUND} rials.`);
+  }
+  return 'add_refund';
+}
 
 /** Asks the gateway for the refund. Only an answer about the refund itself settles it. */
 async function sendRefund(connector: GatewayConnector, input: RefundInput): Promise<GatewayAnswer> {
@@ -100,7 +133,12 @@ async function resolveWithGateway(connector: GatewayConnector, input: RefundInpu
     }
     throw error;
   }
-  if (!connector.refundRepeatable) return { kind: 'unknown', detail: `${connector.name} shows no such refund yet.` };
+  if (!connector.refundRepeatable(input)) {
+    return {
+      kind: 'unknown',
+      detail: `${connector.name} shows no such refund yet; it is asked again by reconciliation, and an operator who finds it never happened settles it with \`cli payments refund-resolve\`.`,
+    };
+  }
   return sendRefund(connector, input);
 }
 
@@ -166,7 +204,7 @@ async function settle(deps: ServiceDeps, refundId: string, mode: 'send' | 'resol
   const inFlight = refund.note === null && deps.clock.now().getTime() - refund.createdAt.getTime() < 2 * deps.config.GATEWAY_TIMEOUT_MS + 5_000;
   if (mode === 'resolve' && inFlight) return;
   const connector = await connectorFor(deps.prisma, deps, refund.merchantId, refund.payment.gateway as GatewayName);
-  const input = refundInput(refund.payment, refund.amount);
+  const input = refundInput(refund.payment, refund);
   let answer: GatewayAnswer;
   try {
     answer = mode === 'send' ? await sendRefund(connector, input) : await resolveWithGateway(connector, input);
@@ -185,8 +223,8 @@ async function findTarget(tx: Db, merchantId: string, target: RefundTarget): Pro
 }
 
 /**
- * Gives (part of) a verified payment back through its gateway. Zarinpal only reverses whole
- * payments (within 30 minutes of payment); Shepa takes partial amounts. Answers the payment and
+ * Gives (part of) a verified payment back through its gateway (see `chooseMethod` for how each
+ * gateway is asked). Answers the payment and
  * the refund: `refunded`, or `pending` when the gateway's answer did not come (see above). A
  * refusal by the gateway is GATEWAY_REJECTED and changes nothing but the refund's record.
  *
@@ -221,12 +259,9 @@ export async function refundPayment(
     const refund = amount ?? refundable;
     if (refund <= 0n || refund > refundable) throw invalid('amount', `amount must be from 1 to the refundable ${refundable} rials.`);
     const gateway = payment.gateway as GatewayName;
-    if (gateway === 'zarinpal' && refund !== payment.amount) {
-      throw invalid('amount', 'Zarinpal only returns whole payments (reverse, within 30 minutes of payment); partial refunds need shepa.');
-    }
-    // Fails early, before anything is recorded, when the merchant has no credentials.
-    await connectorFor(tx, deps, merchantId, gateway);
     const now = deps.clock.now();
+    // Fails early, before anything is recorded, when the merchant has no credentials.
+    const method = await chooseMethod(await connectorFor(tx, deps, merchantId, gateway), payment, refund, now);
     const created = await tx.invoicePaymentRefund.create({
       data: {
         id: newId(),
@@ -234,7 +269,7 @@ export async function refundPayment(
         merchantId,
         amount: refund,
         status: 'pending',
-        method: gateway === 'zarinpal' ? 'reverse' : 'refund_transaction',
+        method,
         createdAt: now,
       },
     });

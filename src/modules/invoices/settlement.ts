@@ -113,13 +113,14 @@ async function reverseAttempt(
   const transactionId = verify?.transactionId ?? attempt.transactionId ?? undefined;
   const amount = verify?.verifiedAmount ?? attempt.verifiedAmount ?? attempt.amount;
   let status: AttemptStatus;
+  const repeatable = connector.refundRepeatable({ authority: attempt.authority, amount });
   try {
     const result = await connector.refund({ authority: attempt.authority, amount, ...(refId ? { refId } : {}), ...(transactionId ? { transactionId } : {}) });
     status = result.outcome === 'refunded' || (await reversedAtGateway(connector, attempt.authority)) ? 'reversed' : 'reverse_failed';
   } catch (error) {
     if (!(error instanceof GatewayError)) throw error;
-    if (error instanceof GatewayUnavailableError) status = connector.refundRepeatable ? 'reverse_pending' : 'reverse_unknown';
-    else status = error instanceof GatewayRejectedError && connector.refundRepeatable ? 'reverse_pending' : 'reverse_failed';
+    if (error instanceof GatewayUnavailableError) status = repeatable ? 'reverse_pending' : 'reverse_unknown';
+    else status = error instanceof GatewayRejectedError && repeatable ? 'reverse_pending' : 'reverse_failed';
   }
   await tx.invoicePaymentAttempt.update({
     where: { id: attempt.id },

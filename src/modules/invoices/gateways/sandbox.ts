@@ -5,6 +5,9 @@
  * Zarinpal (JSON, any UUID as merchant_id):
  *   POST /pg/v4/payment/request.json | verify.json | unVerified.json | inquiry.json | reverse.json
  *   GET  /pg/StartPay/{authority}        -> callback?Authority=…&Status=OK|NOK
+ *   POST /api/v4/graphql/                (any Bearer token, any terminal) the Session query and the
+ *                                        AddRefund mutation, recognised by name; a verified
+ *                                        payment's session id is its transactionId
  * Shepa (form-urlencoded or JSON, api key "sandbox"):
  *   POST /api/v1/token | /api/v1/verify | /api/v1/refund-transaction
  *   GET  /v1/{token}                     -> callback?token=…&status=success|failed
@@ -84,6 +87,7 @@ export interface SandboxPayment {
   cardPan?: string;
   createdAt: Date;
   paidAt?: Date;
+  refundedAt?: Date;
   verifyCalls: number;
   /** Reverse or refund-transaction calls that reached the payment, whatever they answered. */
   refundCalls: number;
@@ -336,6 +340,69 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     });
   }
 
+  function graphqlError(res: ServerResponse, message: string, status = 200): void {
+    sendJson(res, status, { data: null, errors: [{ message }] });
+  }
+
+  function sessionView(payment: SandboxPayment): Record<string, unknown> {
+    return {
+      terminal_id: '1',
+      id: payment.transactionId,
+      status: { verified: 'VERIFIED', reversed: 'REVERSED', refunded: 'REFUNDED' }[payment.status as 'verified'] ?? 'PAID',
+      amount: Number(payment.paidAmount ?? payment.amount),
+      description: payment.description,
+      created_at: (payment.paidAt ?? payment.createdAt).toISOString(),
+      timeline: {
+        refund_amount: Number(payment.refundedAmount),
+        refund_time: payment.refundedAt?.toISOString() ?? null,
+        refund_status: payment.refundedAmount > 0n ? 'DONE' : null,
+      },
+    };
+  }
+
+  /** Zarinpal's GraphQL API, as far as refunds need it: Session (by id or reference_id) and AddRefund. */
+  async function zarinpalGraphql(req: IncomingMessage, body: unknown, res: ServerResponse): Promise<void> {
+    if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) return graphqlError(res, 'Unauthenticated.', 401);
+    const parsed = z.object({ query: z.string(), variables: z.record(z.string(), z.unknown()).default({}) }).safeParse(body);
+    if (!parsed.success) return graphqlError(res, 'Must provide query string.', 400);
+    const { query, variables } = parsed.data;
+    const sessions = () =>
+      [...payments.values()].filter((p) => p.protocol === 'zarinpal' && p.transactionId !== undefined && p.refId !== undefined);
+    if (/\bAddRefund\s*\(/.test(query)) {
+      const input = z.object({ session_id: z.union([z.string(), z.number()]).transform(String), amount: safeAmount }).safeParse(variables);
+      if (!input.success) return graphqlError(res, 'Variable "$amount" or "$session_id" is invalid.');
+      const payment = sessions().find((p) => p.transactionId === input.data.session_id);
+      if (!payment) return graphqlError(res, 'Session not found.');
+      payment.refundCalls += 1;
+      const amount = BigInt(input.data.amount);
+      const refundable = (payment.paidAmount ?? 0n) - payment.refundedAmount;
+      const allowed = payment.status === 'verified' && amount >= 20_000n && amount <= refundable;
+      const refund = () => {
+        if (!allowed) return;
+        payment.refundedAmount += amount;
+        payment.refundedAt = now();
+        if (payment.refundedAmount === payment.paidAmount) payment.status = 'refunded';
+      };
+      if (await misbehaveOnRefund(payment, res, refund)) return;
+      if (payment.status !== 'verified') return graphqlError(res, 'Session is not refundable.');
+      if (amount < 20_000n) return graphqlError(res, 'The amount must be at least 20000 IRR.');
+      if (amount > refundable) return graphqlError(res, `The amount is more than the refundable ${refundable} IRR.`);
+      if (payment.scenario === 'refund_fail') return graphqlError(res, 'The refund was refused by the bank.');
+      refund();
+      return sendJson(res, 200, { data: { resource: sessionView(payment) } });
+    }
+    if (/\bSession\s*\(/.test(query)) {
+      const input = z
+        .object({ terminal_id: z.union([z.string().min(1), z.number()]), id: z.string().nullish(), reference_id: z.string().nullish() })
+        .safeParse(variables);
+      if (!input.success) return graphqlError(res, 'Variable "$terminal_id" of required type "ID!" was not provided.');
+      const { id, reference_id: referenceId } = input.data;
+      const found = sessions().filter((p) => (!id || p.transactionId === id) && (!referenceId || p.refId === referenceId));
+      return sendJson(res, 200, { data: { Session: found.map(sessionView) } });
+    }
+    return graphqlError(res, 'The sandbox answers only the Session query and the AddRefund mutation.', 400);
+  }
+
   function zarinpalUnverified(body: unknown, res: ServerResponse): void {
     const parsed = zarinpalMerchantBody.safeParse(body);
     if (!parsed.success) return zarinpalInvalid(res, parsed.error);
@@ -377,14 +444,15 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     const payment = zarinpalPayment(res, parsed.data.merchant_id, parsed.data.authority);
     if (!payment) return;
     payment.refundCalls += 1;
-    const reversible = (payment.status === 'paid' || payment.status === 'verified') && payment.paidAt !== undefined;
+    const reversible = (payment.status === 'paid' || payment.status === 'verified') && payment.paidAt !== undefined && payment.refundedAmount === 0n;
+    const inWindow = payment.paidAt !== undefined && now().getTime() - payment.paidAt.getTime() <= REVERSE_WINDOW_MS;
     const reverse = () => {
-      if (!reversible) return;
+      if (!reversible || !inWindow) return;
       payment.status = 'reversed';
       payment.refundedAmount = payment.paidAmount ?? 0n;
     };
     if (await misbehaveOnRefund(payment, res, reverse)) return;
-    if ((payment.status !== 'paid' && payment.status !== 'verified') || payment.paidAt === undefined) {
+    if (!reversible || payment.paidAt === undefined) {
       return zarinpalError(res, -61, 'Session is not in success status or already reversed.');
     }
     if (now().getTime() - payment.paidAt.getTime() > REVERSE_WINDOW_MS) {
@@ -546,6 +614,9 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
         return zarinpalInquiry(await readJson(req), res);
       case '/pg/v4/payment/reverse.json':
         return zarinpalReverse(await readJson(req), res);
+      case '/api/v4/graphql/':
+      case '/api/v4/graphql':
+        return zarinpalGraphql(req, await readJson(req), res);
       case '/api/v1/token':
         return shepaToken(await readFormOrJson(req), res);
       case '/api/v1/verify':

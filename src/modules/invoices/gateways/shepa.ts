@@ -70,7 +70,9 @@ export class ShepaConnector implements GatewayConnector {
    * refund-transaction takes any amount up to what is left, so a repeat after a lost answer could
    * pay the payer twice, and Shepa has no call that tells whether a refund happened.
    */
-  readonly refundRepeatable = false;
+  refundRepeatable(): boolean {
+    return false;
+  }
   private readonly baseUrl: string;
 
   constructor(private readonly options: ShepaOptions) {

@@ -58,6 +58,13 @@ export interface RefundInput {
   refId?: string;
   /** Required by Shepa: the transactionId its verify returned. */
   transactionId?: string;
+  /**
+   * Zarinpal: `reverse` (the whole payment, fee-free, within 30 minutes of payment; the default)
+   * or `refund` (GraphQL AddRefund: any amount from 20,000 rials, any time, needs a panel token).
+   */
+  method?: 'reverse' | 'refund';
+  /** Refunds of this payment the gateway already confirmed, IRR rials (tells a new refund from old ones). */
+  refundedBefore?: bigint;
 }
 
 export interface RefundResult {
@@ -110,7 +117,7 @@ export interface GatewayConnector {
    * returns whole payments only, and a repeat answers -61), so a refund whose answer was lost may
    * be asked again once `refundStatus` says it did not happen.
    */
-  readonly refundRepeatable: boolean;
+  refundRepeatable(input: RefundInput): boolean;
   /** The gateway's view of an earlier refund (Zarinpal only; Shepa has no way to ask). */
   refundStatus?(input: RefundInput): Promise<RefundStatus>;
   /** Paid but not yet verified payments, most recent first (Zarinpal only). */
@@ -188,6 +195,7 @@ export async function postToGateway(
   url: string,
   body: GatewayRequestBody,
   timeoutMs: number,
+  headers: Record<string, string> = {},
 ): Promise<GatewayHttpAnswer> {
   const [payload, contentType] =
     'json' in body
@@ -198,7 +206,7 @@ export async function postToGateway(
   try {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': contentType, accept: 'application/json' },
+      headers: { ...headers, 'content-type': contentType, accept: 'application/json' },
       body: payload,
       redirect: 'error',
       signal: AbortSignal.timeout(timeoutMs),
