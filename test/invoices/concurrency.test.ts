@@ -72,6 +72,7 @@ describe('racing to overpay', () => {
     const loser = statuses.find((s) => s.status === 'failed')!;
     expect(loser).toMatchObject({ reason: 'overpayment', note: expect.stringContaining('returned to the payer') });
     expect(sandboxOf(t).payment(loser.authority)?.status).toBe(loser.gateway === 'zarinpal' ? 'reversed' : 'refunded');
+    expect(await eventTypes(t, loser.paymentId)).toEqual(['payment.created', 'payment.waiting', 'payment.failed', 'payment.returned']);
 
     const after = await ledgerOf(t, m.merchantId);
     expect(after.merchant - before.merchant).toBe(100_000n);

@@ -502,6 +502,8 @@ const PAYMENT_EVENTS = new Set([
   'payment.refund_pending',
   'payment.refund_failed',
   'payment.returned',
+  'payment.return_pending',
+  'payment.return_unknown',
   'payment.return_failed',
 ]);
 
@@ -515,7 +517,7 @@ const PaymentChangeRef = builder.objectRef<PaymentChange>('InvoicePaymentChange'
   fields: (t) => ({
     eventId: t.id({ description: 'Pass the last one seen as `after` to resume.', resolve: (change) => change.event.id }),
     type: t.string({
-      description: 'payment.<status> (payment.created, payment.waiting, payment.verified, …), payment.refund_pending, payment.refund_failed, payment.returned, payment.return_failed.',
+      description: 'payment.<status> (payment.created, payment.waiting, payment.verified, …), payment.refund_pending, payment.refund_failed, and payment.returned, payment.return_pending, payment.return_unknown, payment.return_failed for money returned that could not be accepted.',
       resolve: (change) => change.event.type,
     }),
     occurredAt: t.field({ type: 'DateTime', resolve: (change) => new Date(change.event.occurredAt) }),

@@ -10,6 +10,7 @@
  */
 import type { Db } from '../../db/database.ts';
 import { transact } from '../../deps.ts';
+import { recordEvents } from '../../events/outbox.ts';
 import type { Invoice, InvoicePayment, InvoicePaymentAttempt } from '../../generated/prisma/client.ts';
 import { connectorFor } from './connectors.ts';
 import {
@@ -22,7 +23,7 @@ import {
   type VerifyResult,
 } from './gateways/types.ts';
 import { isPayable, LIVE_ATTEMPT_STATUSES, type AttemptStatus } from './model.ts';
-import { lockPayment, moveMoney, movePayment, updateInvoice, type ServiceDeps } from './records.ts';
+import { lockPayment, moveMoney, movePayment, paymentEvent, updateInvoice, type ServiceDeps } from './records.ts';
 import { reconcileRefunds } from './refunds.ts';
 
 /** What the trigger suggests: a success callback, a failure callback, or nothing (reconciliation). */
@@ -145,6 +146,20 @@ const reversalNote = (status: AttemptStatus, amount: bigint): string =>
     reverse_unknown: `The gateway took ${amount} rials that could not be accepted; it did not confirm returning them, and cannot be asked: an operator checks its panel and settles it with \`cli payments refund-resolve\`.`,
   })[status as 'reversed'] ?? '';
 
+const RETURN_EVENTS: Partial<Record<AttemptStatus, string>> = {
+  reversed: 'payment.returned',
+  reverse_pending: 'payment.return_pending',
+  reverse_unknown: 'payment.return_unknown',
+  reverse_failed: 'payment.return_failed',
+};
+
+/** Publishes what became of money returned through the gateway (after the payment's own transition). */
+async function recordReturn(tx: Db, payment: InvoicePayment, attempt: InvoicePaymentAttempt, status: AttemptStatus, amount: bigint, now: Date): Promise<void> {
+  const type = RETURN_EVENTS[status];
+  if (!type) return;
+  await recordEvents(tx, [paymentEvent(payment, type, { attemptId: attempt.id, authority: attempt.authority, amount: amount.toString() })], now);
+}
+
 /** Whether the invoice can take this payment's money now (the invoice row is locked). */
 const fits = (invoice: Invoice, payment: InvoicePayment): boolean =>
   isPayable(invoice) && invoice.paidAmount + payment.amount <= invoice.totalAmount;
@@ -182,6 +197,7 @@ export async function checkAttempt(
     if (view.kind === 'paid') {
       if (payment.state !== 'waiting') {
         const status = await reverseAttempt(tx, connector, attempt, view.verify, `payment_${payment.state}`, now);
+        await recordReturn(tx, payment, attempt, status, view.verify.verifiedAmount ?? attempt.amount, now);
         deps.logger.warn({ paymentId: payment.id, attemptId: attempt.id, status }, 'money arrived for a closed payment; reversing it');
         return { outcome: 'late_attempt_reversed', payment };
       }
@@ -201,6 +217,7 @@ export async function checkAttempt(
           redirectUrl: attempt.redirectUrl,
           note: reversalNote(status, payment.amount),
         });
+        await recordReturn(tx, payment, attempt, status, payment.amount, now);
         return { outcome: 'failed', payment };
       }
       const { verify } = view;
@@ -250,10 +267,12 @@ export async function checkAttempt(
         taken === undefined
           ? await markAttempt(tx, attempt, 'failed', 'amount_mismatch', now)
           : await reverseAttempt(tx, connector, attempt, view.verify, 'amount_mismatch', now);
-      if (!isCurrent) return { outcome: 'late_attempt_closed', payment };
-      const note = taken === undefined ? 'The gateway reported a paid amount different from the requested one.' : reversalNote(status, taken);
-      payment = await movePayment(tx, payment, 'failed', 'amount_mismatch', now, { note });
-      return { outcome: 'failed', payment };
+      if (isCurrent) {
+        const note = taken === undefined ? 'The gateway reported a paid amount different from the requested one.' : reversalNote(status, taken);
+        payment = await movePayment(tx, payment, 'failed', 'amount_mismatch', now, { note });
+      }
+      if (taken !== undefined) await recordReturn(tx, payment, attempt, status, taken, now);
+      return { outcome: isCurrent ? 'failed' : 'late_attempt_closed', payment };
     }
 
     if (view.kind === 'not_paid') {
@@ -410,10 +429,13 @@ async function retryReversal(deps: ServiceDeps, attemptId: string): Promise<Atte
     const connector = await connectorFor(tx, deps, attempt.merchantId, attempt.gateway as GatewayName);
     const now = deps.clock.now();
     const status = await reverseAttempt(tx, connector, attempt, null, attempt.reason ?? 'retry', now);
-    const { payment } = locked;
+    let { payment } = locked;
+    const amount = attempt.verifiedAmount ?? attempt.amount;
     if (payment.state === 'failed' && payment.authority === attempt.authority) {
-      await tx.invoicePayment.update({ where: { id: payment.id }, data: { note: reversalNote(status, attempt.verifiedAmount ?? attempt.amount), updatedAt: now } });
+      payment = await tx.invoicePayment.update({ where: { id: payment.id }, data: { note: reversalNote(status, amount), updatedAt: now } });
     }
+    // Still pending: nothing new to tell.
+    if (status !== 'reverse_pending') await recordReturn(tx, payment, attempt, status, amount, now);
     return status;
   });
 }
