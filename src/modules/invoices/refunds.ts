@@ -333,6 +333,7 @@ export interface RefundReconcileReport {
   refundsChecked: number;
   refundsResolved: number;
   refundsAwaitingOperator: number;
+  errors: number;
 }
 
 /**
@@ -351,17 +352,22 @@ export async function reconcileRefunds(deps: ServiceDeps, options: { merchantId?
     take: options.limit ?? 500,
     include: { payment: { select: { gateway: true } } },
   });
-  const report: RefundReconcileReport = { refundsChecked: 0, refundsResolved: 0, refundsAwaitingOperator: 0 };
+  const report: RefundReconcileReport = { refundsChecked: 0, refundsResolved: 0, refundsAwaitingOperator: 0, errors: 0 };
   for (const refund of pending) {
-    const connector = await connectorFor(deps.prisma, deps, refund.merchantId, refund.payment.gateway as GatewayName);
-    if (!connector.refundStatus) {
-      report.refundsAwaitingOperator++;
-      continue;
+    try {
+      const connector = await connectorFor(deps.prisma, deps, refund.merchantId, refund.payment.gateway as GatewayName);
+      if (!connector.refundStatus) {
+        report.refundsAwaitingOperator++;
+        continue;
+      }
+      report.refundsChecked++;
+      await settle(deps, refund.id, 'resolve', 'reconciliation');
+      const after = await deps.prisma.invoicePaymentRefund.findUniqueOrThrow({ where: { id: refund.id } });
+      if (after.status !== 'pending') report.refundsResolved++;
+    } catch (error) {
+      report.errors++;
+      deps.logger.error({ err: error, refundId: refund.id }, 'reconciling a pending refund failed');
     }
-    report.refundsChecked++;
-    await settle(deps, refund.id, 'resolve', 'reconciliation');
-    const after = await deps.prisma.invoicePaymentRefund.findUniqueOrThrow({ where: { id: refund.id } });
-    if (after.status !== 'pending') report.refundsResolved++;
   }
   return report;
 }

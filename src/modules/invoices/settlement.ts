@@ -411,7 +411,11 @@ export async function reconcilePayments(deps: ServiceDeps, options: { merchantId
     }
   }
   try {
-    Object.assign(report, await reconcileRefunds(deps, options));
+    const refunds = await reconcileRefunds(deps, options);
+    report.refundsChecked = refunds.refundsChecked;
+    report.refundsResolved = refunds.refundsResolved;
+    report.refundsAwaitingOperator = refunds.refundsAwaitingOperator;
+    report.errors += refunds.errors;
   } catch (error) {
     report.errors++;
     deps.logger.error({ err: error }, 'reconciling pending refunds failed');
