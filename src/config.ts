@@ -121,6 +121,13 @@ const schema = z.object({
     .url({ protocol: /^https?$/ })
     .optional()
     .describe('The URL payers and gateways reach this server at, for gateway callback URLs and ready-to-pay links. Default: http://localhost:PORT.'),
+  READY_TO_PAY_LINK_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 24 * 3600)
+    .default(7 * 24 * 3600)
+    .describe('How long a ready-to-pay link can be opened to pay, unless the admin who makes it gives another lifetime.'),
   SANDBOX_GATEWAY: bool
     .optional()
     .describe('Start the sandbox gateway (Zarinpal and Shepa emulation) in-process on loopback and send every gateway call to it. Default: on in demo mode.'),
@@ -128,6 +135,10 @@ const schema = z.object({
     .url({ protocol: /^https?$/ })
     .default('https://payment.zarinpal.com')
     .describe('Zarinpal REST v4 host (https://sandbox.zarinpal.com for Zarinpal\'s own sandbox).'),
+  ZARINPAL_GRAPHQL_URL: z
+    .url({ protocol: /^https?$/ })
+    .default('https://next.zarinpal.com/api/v4/graphql/')
+    .describe('Zarinpal\'s GraphQL API, for refunds other than a whole reverse within 30 minutes (AddRefund).'),
   SHEPA_BASE_URL: z
     .url({ protocol: /^https?$/ })
     .default('https://merchant.shepa.com')

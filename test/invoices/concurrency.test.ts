@@ -72,6 +72,7 @@ describe('racing to overpay', () => {
     const loser = statuses.find((s) => s.status === 'failed')!;
     expect(loser).toMatchObject({ reason: 'overpayment', note: expect.stringContaining('returned to the payer') });
     expect(sandboxOf(t).payment(loser.authority)?.status).toBe(loser.gateway === 'zarinpal' ? 'reversed' : 'refunded');
+    expect(await eventTypes(t, loser.paymentId)).toEqual(['payment.created', 'payment.waiting', 'payment.failed', 'payment.returned']);
 
     const after = await ledgerOf(t, m.merchantId);
     expect(after.merchant - before.merchant).toBe(100_000n);
@@ -124,8 +125,17 @@ describe('racing refunds and idempotent requests', () => {
     const refunds = await Promise.all(
       [1, 2].map(() => t.request('POST', '/payment/refund', { authorization: auth, body: { authority: payment.authority, invoiceId } })),
     );
-    expect(refunds.map((r) => r.status).sort()).toEqual([200, 409]);
+    // The second finds the first pending (202, without asking the gateway) or already done (409).
+    const statuses = refunds.map((r) => r.status).sort();
+    expect([[200, 202], [200, 409]]).toContainEqual(statuses);
     expect((await ledgerOf(t, m.merchantId)).merchant - before.merchant).toBe(-80_000n);
+    expect(sandboxOf(t).payment(payment.authority)).toMatchObject({ refundCalls: 1, refundedAmount: 80_000n });
+    expect((await t.request('GET', `/payment/status?paymentId=${payment.paymentId}`, { authorization: auth })).json).toMatchObject({
+      status: 'refunded',
+      refundedAmount: 80_000,
+      refundPendingAmount: 0,
+      refunds: [{ status: 'refunded', amount: 80_000 }],
+    });
   });
 
   it('replays a payment request with the same Idempotency-Key, and refuses the key for another request', async () => {

@@ -78,7 +78,15 @@ describe.each(['zarinpal', 'shepa'] as const)('the whole flow on %s over real HT
     expect(sandboxOf(t).payment(payment.authority)?.status).toBe(gateway === 'zarinpal' ? 'reversed' : 'refunded');
     const afterRefund = await ledgerOf(t, m.merchantId);
     expect(afterRefund).toEqual(before);
-    expect(await eventTypes(t, payment.paymentId)).toEqual(['payment.created', 'payment.waiting', 'payment.verified', 'payment.refunded']);
+    expect(await eventTypes(t, payment.paymentId)).toEqual([
+      'payment.created',
+      'payment.waiting',
+      'payment.verified',
+      'payment.refund_pending',
+      'payment.refunded',
+    ]);
+    expect(refund.json.refunds[0]).toMatchObject({ status: 'refunded', resolvedBy: 'gateway' });
+    expect(refund.json.refundPendingAmount).toBe(0);
     const refunded = await t.request('GET', `/invoice/getInfo?invoiceId=${invoice.invoiceId}`, { authorization: auth });
     expect(refunded.json).toMatchObject({ status: 'refunded', paidAmount: 150_000, refundedAmount: 150_000, remainingAmount: 0 });
 

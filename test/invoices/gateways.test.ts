@@ -233,6 +233,34 @@ describe('zarinpal connector against the sandbox', () => {
     }
   });
 
+  it('refunds in part through AddRefund, tells a done refund from one not done, and needs its token', async () => {
+    const refunds = { graphqlUrl: `${sandbox.url}/api/v4/graphql/`, accessToken: 'panel-token', terminalId: '349555' };
+    const connector = new ZarinpalConnector({ baseUrl: sandbox.url, merchantId: randomUUID(), timeoutMs: 2_000, refunds });
+    expect(connector.canRefundInPart).toBe(true);
+    const { payment } = await requestAndPay(connector);
+    const verified = await connector.verify({ authority: payment.authority, amount: AMOUNT });
+    const input = { authority: payment.authority, amount: 40_000n, refId: verified.refId!, method: 'refund' as const, refundedBefore: 0n };
+    expect(connector.refundRepeatable(input)).toBe(false);
+    expect(connector.refundRepeatable({ ...input, method: 'reverse' })).toBe(true);
+    expect(await connector.refundStatus(input)).toBe('not_refunded');
+
+    const refunded = await connector.refund(input);
+    expect(refunded).toMatchObject({ outcome: 'refunded', reference: sandbox.payment(payment.authority)!.transactionId });
+    expect(await connector.refundStatus(input)).toBe('refunded');
+    expect(await connector.refundStatus({ ...input, refundedBefore: 40_000n })).toBe('not_refunded');
+    expect(sandbox.payment(payment.authority)).toMatchObject({ status: 'verified', refundedAmount: 40_000n });
+
+    // A whole reverse is no longer possible once a part was refunded; more than what is left is refused.
+    expect(await connector.refund({ ...input, method: 'reverse' })).toMatchObject({ outcome: 'failed', gatewayCode: '-61' });
+    expect(await connector.refund({ ...input, amount: AMOUNT })).toMatchObject({ outcome: 'failed', gatewayCode: 'graphql' });
+    await expect(connector.refund({ ...input, amount: 19_999n })).rejects.toBeInstanceOf(InvalidGatewayRequestError);
+    await expect(connector.refund({ ...input, refId: '1' })).rejects.toBeInstanceOf(GatewayRejectedError);
+
+    const withoutToken = zarinpal();
+    expect(withoutToken.canRefundInPart).toBe(false);
+    await expect(withoutToken.refund(input)).rejects.toBeInstanceOf(InvalidGatewayRequestError);
+  });
+
   it('lists only this merchant’s paid-but-unverified payments', async () => {
     const connector = zarinpal({ merchantId: randomUUID() });
     const unverified = await requestAndPay(connector, 'unverified', 210_000n);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { invoiceCommands } from '../../src/modules/invoices/commands.ts';
 import { parseArgs } from '../../src/cli/args.ts';
-import { expectLedgerBalanced, token, type TestApp } from '../support/app.ts';
+import { expectLedgerBalanced, TestClock, token, type TestApp } from '../support/app.ts';
 import { callbackOf, followCallback, ledgerOf, payAtGateway, sandboxOf, startInvoicesApp } from './support.ts';
 
 // Random, so that runs against a shared PostgreSQL database do not collide.
@@ -12,9 +12,10 @@ let t: TestApp;
 let a: MerchantCredentials;
 let b: MerchantCredentials;
 let operator: string;
+const clock = new TestClock();
 
 beforeAll(async () => {
-  t = await startInvoicesApp({ INVOICES_MERCHANT_ID: DEFAULT_MERCHANT });
+  t = await startInvoicesApp({ INVOICES_MERCHANT_ID: DEFAULT_MERCHANT }, { clock });
   a = await t.merchant({ id: DEFAULT_MERCHANT, name: 'Default shop' });
   b = await t.merchant({ name: 'Other shop' });
   operator = await t.operator();
@@ -208,6 +209,7 @@ describe('ready-to-pay links', () => {
     );
     expect(created.status).toBe(200);
     expect(created.json).toMatchObject({ merchantId: DEFAULT_MERCHANT, amount: 25_000, mobile: '09121234567', readyToPayGateway: 'zarinpal', invoiceId: null });
+    expect(Date.parse(created.json.expiresAt) - Date.parse(created.json.createdAt)).toBe(7 * 24 * 3600 * 1000);
     const link = new URL(created.json.url);
     expect(`${link.origin}${link.pathname}`).toBe(`${t.url}/payment/readyToPay`);
 
@@ -243,6 +245,64 @@ describe('ready-to-pay links', () => {
 
     expect((await get('/payment/readyToPay?token=rtp_unknown')).status).toBe(404);
     expect((await get(`${link.pathname}${link.search}&gateway=paypal`)).status).toBe(400);
+  });
+});
+
+describe('ready-to-pay links expire', () => {
+  const DAY = 24 * 3600 * 1000;
+  const newLink = async (body: Record<string, unknown> = {}) => {
+    const res = await post(
+      '/admin/payment/getReadyToPayLink',
+      { amount: 30_000, userFullName: 'Nima', mobile: '09123334455', readyToPayGateway: 'shepa', ...body },
+      operator,
+    );
+    expect(res.status).toBe(200);
+    const url = new URL(res.json.url);
+    return { ...res.json, path: `${url.pathname}${url.search}` } as { path: string; expiresAt: string; createdAt: string };
+  };
+  const linkInvoices = () => t.app.deps.prisma.invoice.count({ where: { merchantId: DEFAULT_MERCHANT, mobile: '09123334455' } });
+
+  it('take their lifetime from the admin or the configuration, within bounds', async () => {
+    const short = await newLink({ expiresInSeconds: 600 });
+    expect(Date.parse(short.expiresAt) - Date.parse(short.createdAt)).toBe(600_000);
+    for (const expiresInSeconds of [30, 1.5, 400 * 24 * 3600]) {
+      const res = await post('/admin/payment/getReadyToPayLink', { userFullName: 'Nima', mobile: '09123334455', expiresInSeconds }, operator);
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({ error: 'VALIDATION_FAILED', field: 'expiresInSeconds' });
+    }
+    const graphql = await t.graphql(
+      `mutation { createReadyToPayLink(input: { userFullName: "Nima", mobile: "09123334455", expiresInSeconds: 3600 }) {
+         ... on MutationCreateReadyToPayLinkSuccess { data { createdAt expiresAt } } ... on Error { code } } }`,
+      {},
+      { authorization: operator },
+    );
+    const data = graphql.data.createReadyToPayLink.data;
+    expect(Date.parse(data.expiresAt) - Date.parse(data.createdAt)).toBe(3_600_000);
+  });
+
+  it('past their expiry answer 410 and create nothing, while a paid one still shows its result', async () => {
+    const paid = await newLink();
+    const unopened = await newLink();
+    const opened = await newLink();
+    const toGateway = await get(paid.path);
+    expect(toGateway.status).toBe(302);
+    expect((await payAtGateway(toGateway.headers.get('location')!)).html).toContain('Payment confirmed');
+    expect((await get(opened.path)).status).toBe(302);
+    const invoicesBefore = await linkInvoices();
+    const paymentsBefore = await t.app.deps.prisma.invoicePayment.count({ where: { merchantId: DEFAULT_MERCHANT } });
+
+    clock.advance(8 * DAY);
+    for (const link of [unopened, opened]) {
+      const res = await get(link.path);
+      expect(res.status).toBe(410);
+      expect(res.headers.get('content-type')).toContain('text/html');
+      expect(res.text).toContain('expired');
+    }
+    const receipt = await get(paid.path);
+    expect(receipt.status).toBe(302);
+    expect(receipt.headers.get('location')).toContain('/payment/result?paymentId=');
+    expect(await linkInvoices()).toBe(invoicesBefore);
+    expect(await t.app.deps.prisma.invoicePayment.count({ where: { merchantId: DEFAULT_MERCHANT } })).toBe(paymentsBefore);
   });
 });
 

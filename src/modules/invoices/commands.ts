@@ -1,6 +1,6 @@
 /**
- * Operator commands: list a merchant's invoices, reconcile waiting payments now, and set a
- * merchant's gateway credentials.
+ * Operator commands: list a merchant's invoices, reconcile waiting payments now, settle refunds a
+ * gateway could not be asked about, and set a merchant's gateway credentials.
  */
 import { listFlag, requiredFlag, stringFlag, UsageError, type ParsedArgs } from '../../cli/args.ts';
 import type { CliCommand } from '../../cli/commands.ts';
@@ -13,6 +13,7 @@ import { credentialHint, setGatewayCredential } from './connectors.ts';
 import { GATEWAYS, INVOICE_STATUSES, parseGateway, remainingAmount, type InvoiceStatus } from './model.ts';
 import type { ServiceDeps } from './records.ts';
 import { invoiceWhere } from './service.ts';
+import { resolveRefund, type RefundResolution } from './refunds.ts';
 import { reconcilePayments } from './settlement.ts';
 
 function limitFlag(args: ParsedArgs): number {
@@ -81,8 +82,30 @@ export const invoiceCommands: Record<string, CliCommand> = {
     },
     failed: (result) => (result as { errors: number }).errors > 0,
   },
+  'payments refund-resolve': {
+    usage: 'payments refund-resolve --payment ID --outcome refunded|failed [--reference REF] [--note TEXT]',
+    run: async (db, args) => {
+      const paymentId = requiredFlag(args, 'payment');
+      const outcome = requiredFlag(args, 'outcome');
+      if (outcome !== 'refunded' && outcome !== 'failed') throw new UsageError('--outcome takes refunded or failed');
+      const resolution: RefundResolution =
+        outcome === 'refunded'
+          ? { outcome: 'refunded', reference: stringFlag(args, 'reference') ?? null }
+          : { outcome: 'failed', note: stringFlag(args, 'note') ?? null };
+      const { payment, refund, attemptId } = await resolveRefund(cliDeps(db), paymentId, resolution);
+      return {
+        paymentId: payment.id,
+        status: payment.state,
+        refundedAmount: payment.refundedAmount,
+        refundPendingAmount: payment.refundPendingAmount,
+        ...(refund ? { refund: { id: refund.id, amount: refund.amount, status: refund.status, reference: refund.reference } } : {}),
+        ...(attemptId ? { returnOfAttempt: attemptId, note: payment.note } : {}),
+      };
+    },
+  },
   'gateway set': {
-    usage: 'gateway set --merchant ID --gateway zarinpal --merchant-id UUID  |  gateway set --merchant ID --gateway shepa --api-key KEY',
+    usage:
+      'gateway set --merchant ID --gateway zarinpal --merchant-id UUID [--access-token TOKEN --terminal-id ID]  |  gateway set --merchant ID --gateway shepa --api-key KEY',
     run: async (db, args) => {
       const gateway = (() => {
         try {
@@ -92,14 +115,31 @@ export const invoiceCommands: Record<string, CliCommand> = {
         }
       })();
       const credential = gateway === 'zarinpal' ? requiredFlag(args, 'merchant-id') : requiredFlag(args, 'api-key');
-      return setGatewayCredential(db, { merchantId: requiredFlag(args, 'merchant'), gateway, credential }, new Date());
+      return setGatewayCredential(
+        db,
+        {
+          merchantId: requiredFlag(args, 'merchant'),
+          gateway,
+          credential,
+          accessToken: stringFlag(args, 'access-token') ?? null,
+          terminalId: stringFlag(args, 'terminal-id') ?? null,
+        },
+        new Date(),
+      );
     },
   },
   'gateway list': {
     usage: 'gateway list --merchant ID',
     run: async (db, args) => {
       const rows = await db.gatewayCredential.findMany({ where: { merchantId: requiredFlag(args, 'merchant') }, orderBy: { gateway: 'asc' } });
-      return { gateways: rows.map((row) => ({ gateway: row.gateway, credential: credentialHint(row.credential), updatedAt: row.updatedAt })) };
+      return {
+        gateways: rows.map((row) => ({
+          gateway: row.gateway,
+          credential: credentialHint(row.credential),
+          ...(row.gateway === 'zarinpal' ? { refunds: row.accessToken ? { accessToken: credentialHint(row.accessToken), terminalId: row.terminalId } : null } : {}),
+          updatedAt: row.updatedAt,
+        })),
+      };
     },
   },
 };

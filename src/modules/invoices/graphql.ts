@@ -17,13 +17,13 @@ import {
   findPayment,
   invoiceWhere,
   paymentsStatus,
-  refundPayment,
   requestPayment,
   startWaiting,
   waitingPayments,
   type Replayable,
   type StatusRow,
 } from './service.ts';
+import { refundPayment, resolveRefund, type RefundStatus } from './refunds.ts';
 import { reconcilePayments, type ReconcileReport } from './settlement.ts';
 
 const merchantOf = (ctx: GraphQLContext) => requireMerchant(ctx.principal, { scope: 'invoices' }).merchantId;
@@ -107,8 +107,16 @@ const InvoicePaymentRef = builder.prismaObject('InvoicePayment', {
     redirectUrl: t.exposeString('redirectUrl', { nullable: true, description: "Where to send the payer's browser." }),
     refId: t.exposeString('refId', { nullable: true, description: "The gateway's reference, once verified." }),
     cardPan: t.exposeString('cardPan', { nullable: true }),
-    refundedAmount: t.expose('refundedAmount', { type: 'BigInt' }),
-    refundableAmount: t.field({ type: 'BigInt', resolve: (payment) => refundableAmount(payment) }),
+    refundedAmount: t.expose('refundedAmount', { type: 'BigInt', description: 'Refunds the gateway confirmed, IRR rials.' }),
+    refundPendingAmount: t.expose('refundPendingAmount', {
+      type: 'BigInt',
+      description: 'A refund asked of the gateway whose outcome is not known yet, IRR rials (see `refunds`).',
+    }),
+    refundableAmount: t.field({
+      type: 'BigInt',
+      description: 'What may still be refunded: neither refunded nor pending.',
+      resolve: (payment) => refundableAmount(payment),
+    }),
     note: t.exposeString('note', { nullable: true, description: 'The last trouble with the gateway, left for reconciliation.' }),
     waitingSince: t.expose('waitingSince', { type: 'DateTime', nullable: true }),
     verifiedAt: t.expose('verifiedAt', { type: 'DateTime', nullable: true }),
@@ -129,11 +137,22 @@ builder.prismaObject('InvoicePaymentTransition', {
   }),
 });
 
+const RefundStatusEnum = builder.enumType('InvoicePaymentRefundStatus', {
+  description:
+    'PENDING: asked of the gateway, outcome not known yet (the ledger has not moved; it is never asked blindly again); REFUNDED: confirmed, the ledger moved it back; FAILED: the gateway refused, nothing moved.',
+  values: { PENDING: { value: 'pending' as RefundStatus }, REFUNDED: { value: 'refunded' as RefundStatus }, FAILED: { value: 'failed' as RefundStatus } },
+});
+
 builder.prismaObject('InvoicePaymentRefund', {
-  description: 'Money given back through the gateway.',
+  description: 'Money given back through the gateway, or asked to be.',
   fields: (t) => ({
+    id: t.exposeID('id'),
     amount: t.expose('amount', { type: 'BigInt', description: 'IRR rials.' }),
-    reference: t.exposeString('reference', { nullable: true }),
+    status: t.field({ type: RefundStatusEnum, resolve: (refund) => refund.status as RefundStatus }),
+    reference: t.exposeString('reference', { nullable: true, description: "The gateway's tracking reference, when it gives one." }),
+    note: t.exposeString('note', { nullable: true, description: 'Why it is pending or failed.' }),
+    resolvedBy: t.exposeString('resolvedBy', { nullable: true, description: 'gateway, reconciliation or operator.' }),
+    resolvedAt: t.expose('resolvedAt', { type: 'DateTime', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -174,7 +193,8 @@ const StatusRef = builder.objectRef<{ merchantId: string | null; rows: StatusRow
 });
 
 const LinkRef = builder.objectRef<CreatedLink>('ReadyToPayLink').implement({
-  description: 'A link that, opened by the payer, creates an invoice and its payment and sends them to the gateway.',
+  description:
+    'A link that, opened by the payer, creates an invoice and its payment and sends them to the gateway. It makes one invoice: opened again it goes back to that payment, or to its result once paid; it never makes a second invoice.',
   fields: (t) => ({
     token: t.string({ description: 'Shown once.', resolve: (link) => link.token }),
     url: t.string({ resolve: (link) => link.url }),
@@ -184,6 +204,11 @@ const LinkRef = builder.objectRef<CreatedLink>('ReadyToPayLink').implement({
     userFullName: t.string({ resolve: (link) => link.link.userFullName }),
     mobile: t.string({ resolve: (link) => link.link.mobile }),
     gateway: t.field({ type: GatewayEnum, nullable: true, resolve: (link) => link.link.gateway as GatewayName | null }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      description: 'Past it the link takes no payment (it answers 410), unless its invoice is already settled.',
+      resolve: (link) => link.link.expiresAt!,
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (link) => link.link.createdAt }),
   }),
 });
@@ -198,6 +223,9 @@ const ReconcileRef = builder.objectRef<ReconcileReport>('InvoiceReconciliationRe
     stillWaiting: t.exposeInt('stillWaiting'),
     reversalsRetried: t.exposeInt('reversalsRetried'),
     reversed: t.exposeInt('reversed'),
+    refundsChecked: t.exposeInt('refundsChecked', { description: 'Pending refunds asked about (gateways that can tell).' }),
+    refundsResolved: t.exposeInt('refundsResolved'),
+    refundsAwaitingOperator: t.exposeInt('refundsAwaitingOperator', { description: 'Pending refunds only an operator can settle (shepa).' }),
     errors: t.exposeInt('errors'),
   }),
 });
@@ -240,6 +268,7 @@ const CreateLinkInput = builder.inputType('CreateReadyToPayLinkInput', {
     userFullName: t.string({ required: true }),
     mobile: t.string({ required: true }),
     gateway: t.field({ type: GatewayEnum, required: false, description: 'Omitted: the payer chooses.' }),
+    expiresInSeconds: t.int({ required: false, description: "The link's lifetime, 60 s to a year; default READY_TO_PAY_LINK_TTL_SECONDS (7 days)." }),
   }),
 });
 
@@ -357,7 +386,8 @@ builder.mutationField('refundInvoicePayment', (t) =>
   t.field({
     type: InvoicePaymentRef,
     errors: {},
-    description: 'Gives a verified payment back through its gateway: whole by default; in part on shepa only.',
+    description:
+      'Gives a verified payment back through its gateway: whole by default; in part on shepa only. The refund is recorded as pending before the gateway is asked and confirmed by its answer; if no answer comes it stays PENDING (see `refunds`), and repeating the request asks the gateway what happened instead of refunding again.',
     args: {
       paymentId: t.arg.id({ required: true }),
       amount: t.arg({ type: 'BigInt', required: false, description: 'IRR rials; default: all that is refundable.' }),
@@ -365,8 +395,33 @@ builder.mutationField('refundInvoicePayment', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const key = keyOf(ctx, args.idempotencyKey);
-      const payment = await refundPayment(ctx.deps, merchantOf(ctx), { paymentId: String(args.paymentId) }, args.amount ?? null, key);
-      return reported(ctx, key, payment);
+      const { payment, replayed } = await refundPayment(ctx.deps, merchantOf(ctx), { paymentId: String(args.paymentId) }, args.amount ?? null, key);
+      return reported(ctx, key, { value: payment, replayed });
+    },
+  }),
+);
+
+const RefundOutcomeEnum = builder.enumType('InvoiceRefundOutcome', {
+  values: { REFUNDED: { value: 'refunded' as const }, FAILED: { value: 'failed' as const } },
+});
+
+builder.mutationField('resolveInvoicePaymentRefund', (t) =>
+  t.field({
+    type: InvoicePaymentRef,
+    errors: {},
+    description:
+      "Operator only: settles what a gateway could not be asked about (shepa) after checking its panel: the payment's pending refund (REFUNDED moves the ledger), or else its return of money that could not be accepted.",
+    args: {
+      paymentId: t.arg.id({ required: true }),
+      outcome: t.arg({ type: RefundOutcomeEnum, required: true }),
+      reference: t.arg.string({ required: false, description: "The gateway's tracking reference, if known." }),
+      note: t.arg.string({ required: false, description: 'Why it failed.' }),
+    },
+    resolve: async (_root, args, ctx) => {
+      requireOperator(ctx.principal);
+      const resolution =
+        args.outcome === 'refunded' ? { outcome: 'refunded' as const, reference: args.reference ?? null } : { outcome: 'failed' as const, note: args.note ?? null };
+      return (await resolveRefund(ctx.deps, String(args.paymentId), resolution)).payment;
     },
   }),
 );
@@ -396,6 +451,7 @@ builder.mutationField('createReadyToPayLink', (t) =>
         userFullName: input.userFullName,
         mobile: input.mobile,
         gateway: input.gateway ?? null,
+        expiresInSeconds: input.expiresInSeconds ?? null,
       });
     },
   }),
@@ -441,7 +497,15 @@ builder.subscriptionField('invoiceStatus', (t) =>
   }),
 );
 
-const PAYMENT_EVENTS = new Set(PAYMENT_STATES.map((state) => `payment.${state}`));
+const PAYMENT_EVENTS = new Set([
+  ...PAYMENT_STATES.map((state) => `payment.${state}`),
+  'payment.refund_pending',
+  'payment.refund_failed',
+  'payment.returned',
+  'payment.return_pending',
+  'payment.return_unknown',
+  'payment.return_failed',
+]);
 
 interface PaymentChange {
   event: EventMessage;
@@ -452,7 +516,10 @@ const PaymentChangeRef = builder.objectRef<PaymentChange>('InvoicePaymentChange'
   description: 'A payment status change, with the payment as it is now.',
   fields: (t) => ({
     eventId: t.id({ description: 'Pass the last one seen as `after` to resume.', resolve: (change) => change.event.id }),
-    type: t.string({ description: 'payment.created, payment.waiting, payment.verified, …', resolve: (change) => change.event.type }),
+    type: t.string({
+      description: 'payment.<status> (payment.created, payment.waiting, payment.verified, …), payment.refund_pending, payment.refund_failed, and payment.returned, payment.return_pending, payment.return_unknown, payment.return_failed for money returned that could not be accepted.',
+      resolve: (change) => change.event.type,
+    }),
     occurredAt: t.field({ type: 'DateTime', resolve: (change) => new Date(change.event.occurredAt) }),
     payment: t.field({ type: InvoicePaymentRef, resolve: (change) => change.payment }),
   }),

@@ -2,11 +2,14 @@
  * Ready-to-pay links: an admin makes one for a payer (name, mobile, optionally amount, text and
  * gateway); opening it creates the invoice and its payment and sends the browser to the gateway.
  * The link is bound to the invoice its first opening created, so opening it again (a refresh,
- * a second click) goes back to the same waiting payment instead of making new ones.
+ * a second click) goes back to the same waiting payment instead of making new ones, and once
+ * that invoice is paid (or refunded, or canceled) it shows the result: a link never makes a
+ * second invoice. It expires (READY_TO_PAY_LINK_TTL_SECONDS, or the lifetime its admin chose):
+ * past that it takes no new payment, and only still shows the result of one already made.
  */
 import { hashSecret } from '../../auth/credentials.ts';
 import { transact } from '../../deps.ts';
-import { invalid, notFound } from '../../errors.ts';
+import { AppError, invalid, notFound } from '../../errors.ts';
 import type { ReadyToPayLink } from '../../generated/prisma/client.ts';
 import { secret } from '../../lib/ids.ts';
 import type { GatewayName } from './gateways/types.ts';
@@ -21,7 +24,12 @@ export interface CreateLinkInput {
   userFullName: string;
   mobile: string;
   gateway?: GatewayName | null;
+  /** Default READY_TO_PAY_LINK_TTL_SECONDS. */
+  expiresInSeconds?: number | null;
 }
+
+export const MIN_LINK_LIFETIME_SECONDS = 60;
+export const MAX_LINK_LIFETIME_SECONDS = 365 * 24 * 3600;
 
 export interface CreatedLink {
   link: ReadyToPayLink;
@@ -46,10 +54,15 @@ export async function createReadyToPayLink(deps: ServiceDeps, input: CreateLinkI
     mobile,
     gateway: input.gateway ?? null,
   };
+  const lifetime = input.expiresInSeconds ?? deps.config.READY_TO_PAY_LINK_TTL_SECONDS;
+  if (!Number.isInteger(lifetime) || lifetime < MIN_LINK_LIFETIME_SECONDS || lifetime > MAX_LINK_LIFETIME_SECONDS) {
+    throw invalid('expiresInSeconds', `expiresInSeconds is a whole number of seconds from ${MIN_LINK_LIFETIME_SECONDS} to ${MAX_LINK_LIFETIME_SECONDS}.`);
+  }
   if (!(await deps.prisma.merchant.findUnique({ where: { id: merchantId } }))) throw notFound('Merchant');
   const token = secret('rtp');
+  const now = deps.clock.now();
   const link = await deps.prisma.readyToPayLink.create({
-    data: { id: newId(), tokenHash: hashSecret(token), ...fields, createdAt: deps.clock.now() },
+    data: { id: newId(), tokenHash: hashSecret(token), ...fields, expiresAt: new Date(now.getTime() + lifetime * 1000), createdAt: now },
   });
   return { link, token, url: readyToPayUrl(deps, token) };
 }
@@ -57,7 +70,8 @@ export async function createReadyToPayLink(deps: ServiceDeps, input: CreateLinkI
 export type LinkOpening =
   | { kind: 'redirect'; url: string }
   | { kind: 'choose'; link: ReadyToPayLink; askAmount: boolean; askGateway: boolean; remaining: bigint | null }
-  | { kind: 'closed'; paymentId: string | null; status: string };
+  | { kind: 'closed'; paymentId: string | null; status: string }
+  | { kind: 'expired'; expiresAt: Date };
 
 /** Opens a link with the payer's choices (only asked when the link leaves them open). */
 export async function openReadyToPayLink(
@@ -75,10 +89,14 @@ export async function openReadyToPayLink(
     const now = deps.clock.now();
     const gateway = (link.gateway as GatewayName | null) ?? choice.gateway;
     let invoice = link.invoiceId ? await lockInvoice(tx, link.invoiceId) : null;
+    const latest = invoice ? await tx.invoicePayment.findFirst({ where: { invoiceId: invoice.id }, orderBy: { createdAt: 'desc' } }) : null;
+    if (invoice && !isPayable(invoice)) return { kind: 'closed', paymentId: latest?.id ?? null, status: invoice.status };
+    if (link.expiresAt && now >= link.expiresAt) {
+      // A payment already sent to the gateway still settles through its callback; the link starts none.
+      return { kind: 'expired', expiresAt: link.expiresAt };
+    }
 
     if (invoice) {
-      const latest = await tx.invoicePayment.findFirst({ where: { invoiceId: invoice.id }, orderBy: { createdAt: 'desc' } });
-      if (!isPayable(invoice)) return { kind: 'closed', paymentId: latest?.id ?? null, status: invoice.status };
       const waiting = await tx.invoicePayment.findFirst({ where: { invoiceId: invoice.id, state: 'waiting' }, orderBy: { createdAt: 'desc' } });
       if (waiting && (!gateway || gateway === waiting.gateway)) return { kind: 'redirect', url: waiting.redirectUrl! };
       if (!gateway) return { kind: 'choose', link, askAmount: false, askGateway: true, remaining: remainingAmount(invoice) };

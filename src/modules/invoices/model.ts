@@ -40,7 +40,15 @@ export function assertTransition(from: string, to: PaymentState): void {
 }
 
 /** Attempt statuses: one trip of the payer to a gateway. */
-export type AttemptStatus = 'open' | 'superseded' | 'verified' | 'failed' | 'reversed' | 'reverse_pending' | 'reverse_failed';
+export type AttemptStatus =
+  | 'open'
+  | 'superseded'
+  | 'verified'
+  | 'failed'
+  | 'reversed'
+  | 'reverse_pending'
+  | 'reverse_unknown'
+  | 'reverse_failed';
 
 /** Attempts whose money may still arrive: the gateway is asked about them when a callback comes. */
 export const LIVE_ATTEMPT_STATUSES: readonly AttemptStatus[] = ['open', 'superseded'];
@@ -65,8 +73,9 @@ export function isPayable(invoice: Pick<Invoice, 'status'>): boolean {
   return invoice.status === 'unpaid' || invoice.status === 'partially_paid';
 }
 
-export const refundableAmount = (payment: Pick<InvoicePayment, 'state' | 'amount' | 'refundedAmount'>): bigint =>
-  payment.state === 'verified' ? payment.amount - payment.refundedAmount : 0n;
+/** What may still be refunded: neither refunded nor pending at the gateway. */
+export const refundableAmount = (payment: Pick<InvoicePayment, 'state' | 'amount' | 'refundedAmount' | 'refundPendingAmount'>): bigint =>
+  payment.state === 'verified' ? payment.amount - payment.refundedAmount - payment.refundPendingAmount : 0n;
 
 /**
  * Iranian mobile numbers in any common spelling (+98…, 0098…, 98…, 09…, Persian or Arabic-Indic

@@ -31,12 +31,12 @@ import {
   findInvoice,
   findPayment,
   paymentsStatus,
-  refundPayment,
   requestPayment,
   startWaiting,
   waitingPayments,
   type StatusRow,
 } from './service.ts';
+import { refundPayment } from './refunds.ts';
 import { handleCallback } from './settlement.ts';
 
 // ---- Wire shapes ----------------------------------------------------------------------------
@@ -75,7 +75,19 @@ const Transition = z.object({
   at: z.string().openapi({ format: 'date-time' }),
 });
 
-const Refund = z.object({ amount: AmountOut, reference: z.string().nullable(), createdAt: z.string().openapi({ format: 'date-time' }) });
+const Refund = z.object({
+  refundId: z.string(),
+  amount: AmountOut,
+  status: z.enum(['pending', 'refunded', 'failed']).openapi({
+    description:
+      'pending: asked of the gateway, outcome not known yet (nothing moved; never asked blindly again); refunded: confirmed; failed: refused, nothing moved.',
+  }),
+  reference: z.string().nullable().openapi({ description: "The gateway's tracking reference, when it gives one." }),
+  note: z.string().nullable().openapi({ description: 'Why it is pending or failed.' }),
+  resolvedBy: z.enum(['gateway', 'reconciliation', 'operator']).nullable(),
+  resolvedAt: z.string().nullable().openapi({ format: 'date-time' }),
+  createdAt: z.string().openapi({ format: 'date-time' }),
+});
 
 const PaymentView = z
   .object({
@@ -93,7 +105,8 @@ const PaymentView = z
     redirectUrl: z.string().nullable().openapi({ description: "Where to send the payer's browser (GET)." }),
     refId: z.string().nullable().openapi({ description: "The gateway's reference once verified." }),
     cardPan: z.string().nullable(),
-    refundedAmount: AmountOut,
+    refundedAmount: AmountOut.openapi({ description: 'Refunds the gateway confirmed, IRR rials.' }),
+    refundPendingAmount: AmountOut.openapi({ description: 'A refund asked of the gateway whose outcome is not known yet, IRR rials.' }),
     note: z.string().nullable().openapi({ description: 'The last trouble with the gateway, left for reconciliation.' }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     updatedAt: z.string().openapi({ format: 'date-time' }),
@@ -149,6 +162,7 @@ const LinkView = z
     mobile: z.string(),
     readyToPayGateway: z.enum(GATEWAYS).nullable(),
     invoiceId: z.string().nullable(),
+    expiresAt: z.string().openapi({ format: 'date-time', description: 'Past it the link takes no payment (410).' }),
     createdAt: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('ReadyToPayLink');
@@ -176,6 +190,7 @@ async function paymentView(db: Db, payment: InvoicePayment): Promise<z.infer<typ
     refId: payment.refId,
     cardPan: payment.cardPan,
     refundedAmount: jsonAmount(payment.refundedAmount),
+    refundPendingAmount: jsonAmount(payment.refundPendingAmount),
     note: payment.note,
     createdAt: payment.createdAt.toISOString(),
     updatedAt: payment.updatedAt.toISOString(),
@@ -187,7 +202,16 @@ async function paymentView(db: Db, payment: InvoicePayment): Promise<z.infer<typ
       reason: t.reason,
       at: t.at.toISOString(),
     })),
-    refunds: refunds.map((r) => ({ amount: jsonAmount(r.amount), reference: r.reference, createdAt: r.createdAt.toISOString() })),
+    refunds: refunds.map((r) => ({
+      refundId: r.id,
+      amount: jsonAmount(r.amount),
+      status: r.status as 'pending' | 'refunded' | 'failed',
+      reference: r.reference,
+      note: r.note,
+      resolvedBy: r.resolvedBy as 'gateway' | 'reconciliation' | 'operator' | null,
+      resolvedAt: iso(r.resolvedAt),
+      createdAt: r.createdAt.toISOString(),
+    })),
   };
 }
 
@@ -352,6 +376,8 @@ const routes = {
     path: '/payment/refund',
     tags,
     summary: 'Refund a verified payment in full, through its gateway',
+    description:
+      'The refund is recorded as pending before the gateway is asked. 200: the gateway confirmed it. 202: the gateway did not answer; the refund stays pending (refunds[].status) and nothing moved; repeating this request asks the gateway what happened (zarinpal) instead of refunding again, and a refund shepa cannot be asked about is settled by an operator.',
     request: {
       body: jsonBody(
         z
@@ -360,7 +386,12 @@ const routes = {
           .openapi('RefundRequest'),
       ),
     },
-    responses: { 200: json(PaymentView, 'The refunded payment'), ...errors, ...gatewayErrors },
+    responses: {
+      200: json(PaymentView, 'The refunded payment'),
+      202: json(PaymentView, 'The refund is pending at the gateway (see refunds[].status)'),
+      ...errors,
+      ...gatewayErrors,
+    },
   }),
   startWaiting: createRoute({
     method: 'post',
@@ -375,6 +406,8 @@ const routes = {
     path: '/payment/readyToPay',
     tags,
     summary: 'Open a ready-to-pay link: creates the invoice and payment, then 302 to the gateway',
+    description:
+      'A link makes one invoice: opening it again goes back to the same waiting payment, and once its invoice is paid (or refunded, or canceled) to the result page; it never makes a second invoice. Past its expiresAt it answers 410 unless its invoice is already settled.',
     request: {
       query: z
         .object({
@@ -390,6 +423,10 @@ const routes = {
       302: { description: 'To the gateway’s payment page (or the result page once paid)' },
       200: { content: { 'text/html': { schema: z.string() } }, description: 'A form asking what the link leaves open' },
       404: { content: { 'text/html': { schema: z.string() } }, description: 'Unknown link' },
+      410: {
+        content: { 'text/html': { schema: z.string() } },
+        description: 'The link expired (expiresAt) before its invoice was paid: it creates nothing and sends nobody to a gateway',
+      },
     },
   }),
   callback: createRoute({
@@ -435,6 +472,13 @@ const routes = {
             mobile: z.string().max(32),
             readyToPayGateway: Gateway.nullable().optional().openapi({ description: 'Omitted: the payer chooses.' }),
             merchantId: z.string().max(100).optional().openapi({ description: 'Extension: the merchant; default INVOICES_MERCHANT_ID.' }),
+            expiresInSeconds: z
+              .number()
+              .int('must be a whole number of seconds')
+              .min(60)
+              .max(365 * 24 * 3600)
+              .optional()
+              .openapi({ description: "Extension: the link's lifetime; default READY_TO_PAY_LINK_TTL_SECONDS (7 days)." }),
           })
           .strict()
           .openapi('ReadyToPayLinkRequest'),
@@ -544,8 +588,9 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
   app.openapi(routes.refund, async (c) => {
     const merchantId = await merchantOf(c);
     const { authority, invoiceId } = c.req.valid('json');
-    const { value: payment } = await refundPayment(deps, merchantId, { invoiceId, authority }, null, idempotencyKey(c));
-    return c.json(await paymentView(deps.prisma, payment), 200);
+    const { payment, refund } = await refundPayment(deps, merchantId, { invoiceId, authority }, null, idempotencyKey(c));
+    const view = await paymentView(deps.prisma, payment);
+    return refund.status === 'pending' ? c.json(view, 202) : c.json(view, 200);
   });
 
   app.openapi(routes.startWaiting, async (c) => {
@@ -565,6 +610,12 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
           ...(gateway ? { gateway } : {}),
         });
         if (opening.kind === 'redirect') return c.redirect(opening.url, 302);
+        if (opening.kind === 'expired') {
+          return c.html(
+            messagePage('Link expired', `This payment link expired at ${opening.expiresAt.toISOString()} (UTC) and takes no more payments; ask for a new one.`),
+            410,
+          );
+        }
         if (opening.kind === 'closed') {
           if (opening.paymentId) return c.redirect(resultPageUrl(deps.config, opening.paymentId), 302);
           return c.html(messagePage('Nothing to pay', `This invoice is ${opening.status.replace('_', ' ')}.`), 200);
@@ -620,6 +671,7 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
       userFullName: body.userFullName,
       mobile: body.mobile,
       gateway: body.readyToPayGateway ?? null,
+      expiresInSeconds: body.expiresInSeconds ?? null,
     });
     return c.json(
       {
@@ -632,6 +684,7 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
         mobile: link.mobile,
         readyToPayGateway: link.gateway as GatewayName | null,
         invoiceId: link.invoiceId,
+        expiresAt: link.expiresAt!.toISOString(),
         createdAt: link.createdAt.toISOString(),
       },
       200,

@@ -9,10 +9,8 @@ import type { Db } from '../../db/database.ts';
 import { DEMO } from '../../demo.ts';
 import { transact } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
-import { recordEvents } from '../../events/outbox.ts';
 import type { Invoice, InvoicePayment, Prisma as PrismaTypes } from '../../generated/prisma/client.ts';
 import { idempotent } from '../../idempotency/idempotency.ts';
-import { connectorFor } from './connectors.ts';
 import type { GatewayName } from './gateways/types.ts';
 import {
   GATEWAYS,
@@ -31,11 +29,8 @@ import {
   insertPayment,
   lockInvoice,
   lockPayment,
-  moveMoney,
   movePayment,
-  newId,
   openAttempt,
-  paymentEvent,
   updateInvoice,
   type ServiceDeps,
 } from './records.ts';
@@ -283,89 +278,6 @@ export async function startWaiting(
       );
     }
     await openAttempt(tx, deps, payment, input.gateway, deps.clock.now());
-    return { paymentId: payment.id };
-  });
-  return { value: await deps.prisma.invoicePayment.findUniqueOrThrow({ where: { id: value.paymentId } }), replayed };
-}
-
-export type RefundTarget = { paymentId: string } | { invoiceId: string; authority: string };
-
-const refusalHints: Record<string, string> = {
-  '-60': 'the bank refused the reverse',
-  '-61': 'the payment is not successful or already reversed',
-  '-63': "past Zarinpal's 30-minute reverse window",
-};
-
-/**
- * Gives (part of) a verified payment back through its gateway, then moves the money back in the
- * ledger. Zarinpal only reverses whole payments (within 30 minutes of payment); Shepa takes
- * partial amounts. A refund the gateway did not confirm changes nothing here.
- */
-export async function refundPayment(
-  deps: ServiceDeps,
-  merchantId: string,
-  target: RefundTarget,
-  amount: bigint | null = null,
-  idempotencyKey: string | null = null,
-): Promise<Replayable<InvoicePayment>> {
-  const payload = { target, amount };
-  const { value, replayed } = await idempotent(deps, { merchantId, key: idempotencyKey, scope: 'invoices:refundPayment', payload }, async (tx) => {
-    const paymentId =
-      'paymentId' in target
-        ? target.paymentId
-        : (await tx.invoicePayment.findFirst({ where: { merchantId, invoiceId: target.invoiceId, authority: target.authority } }))?.id;
-    const locked = paymentId ? await lockPayment(tx, paymentId, merchantId) : null;
-    if (!locked) throw notFound('Payment');
-    const { invoice } = locked;
-    let { payment } = locked;
-    if (payment.state !== 'verified') {
-      throw new AppError('INVALID_STATE_TRANSITION', `Only a verified payment can be refunded; this one is ${payment.state}.`);
-    }
-    const refundable = payment.amount - payment.refundedAmount;
-    const refund = amount ?? refundable;
-    if (refund <= 0n || refund > refundable) throw invalid('amount', `amount must be from 1 to the refundable ${refundable} rials.`);
-    const gateway = payment.gateway as GatewayName;
-    if (gateway === 'zarinpal' && refund !== payment.amount) {
-      throw invalid('amount', 'Zarinpal only returns whole payments (reverse, within 30 minutes of payment); partial refunds need shepa.');
-    }
-    const connector = await connectorFor(tx, deps, merchantId, gateway);
-    const authority = payment.authority!;
-    let reference: string | null = null;
-    try {
-      const result = await connector.refund({
-        authority,
-        amount: refund,
-        ...(payment.refId ? { refId: payment.refId } : {}),
-        ...(payment.transactionId ? { transactionId: payment.transactionId } : {}),
-      });
-      // A reverse that timed out earlier may have happened: Zarinpal then answers -61, and its inquiry says REVERSED.
-      const reversedBefore = result.outcome === 'failed' && connector.inquire && (await connector.inquire({ authority })).status === 'REVERSED';
-      if (result.outcome === 'failed' && !reversedBefore) {
-        const hint = refusalHints[result.gatewayCode ?? ''];
-        throw new AppError('GATEWAY_REJECTED', `${gateway} refused the refund (code ${result.gatewayCode ?? 'none'}${hint ? `: ${hint}` : ''}).`);
-      }
-      reference = result.reference ?? null;
-    } catch (error) {
-      throw gatewayFailure(gateway, 'refund', error);
-    }
-    const now = deps.clock.now();
-    const refundId = newId();
-    const transferId = await moveMoney(
-      tx,
-      { merchantId, gateway, amount: refund, key: `invoice-payment:${payment.id}:refund:${refundId}`, code: 'invoice.payment.refunded', direction: 'out' },
-      now,
-    );
-    await tx.invoicePaymentRefund.create({
-      data: { id: refundId, paymentId: payment.id, merchantId, amount: refund, reference, ledgerTransferId: transferId, createdAt: now },
-    });
-    const refundedAmount = payment.refundedAmount + refund;
-    if (refundedAmount === payment.amount) {
-      payment = await movePayment(tx, payment, 'refunded', 'refunded_by_merchant', now, { refundedAmount });
-    } else {
-      payment = await tx.invoicePayment.update({ where: { id: payment.id }, data: { refundedAmount, updatedAt: now } });
-      await recordEvents(tx, [paymentEvent(payment, 'payment.refunded', { amount: refund.toString(), partial: true })], now);
-    }
-    await updateInvoice(tx, invoice, { refundedAmount: invoice.refundedAmount + refund }, now);
     return { paymentId: payment.id };
   });
   return { value: await deps.prisma.invoicePayment.findUniqueOrThrow({ where: { id: value.paymentId } }), replayed };

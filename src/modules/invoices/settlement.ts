@@ -10,6 +10,7 @@
  */
 import type { Db } from '../../db/database.ts';
 import { transact } from '../../deps.ts';
+import { recordEvents } from '../../events/outbox.ts';
 import type { Invoice, InvoicePayment, InvoicePaymentAttempt } from '../../generated/prisma/client.ts';
 import { connectorFor } from './connectors.ts';
 import {
@@ -22,7 +23,8 @@ import {
   type VerifyResult,
 } from './gateways/types.ts';
 import { isPayable, LIVE_ATTEMPT_STATUSES, type AttemptStatus } from './model.ts';
-import { lockPayment, moveMoney, movePayment, updateInvoice, type ServiceDeps } from './records.ts';
+import { lockPayment, moveMoney, movePayment, paymentEvent, updateInvoice, type ServiceDeps } from './records.ts';
+import { reconcileRefunds } from './refunds.ts';
 
 /** What the trigger suggests: a success callback, a failure callback, or nothing (reconciliation). */
 export type Hint = 'paid' | 'not_paid' | 'unknown';
@@ -97,7 +99,8 @@ async function reversedAtGateway(connector: GatewayConnector, authority: string)
 /**
  * Gives money the payer paid but we must not keep (overpayment, a closed payment, a wrong
  * amount) back through the gateway. No answer leaves it `reverse_pending` for reconciliation to
- * retry; a refusal is `reverse_failed`, for an operator.
+ * retry where a repeat cannot pay twice (Zarinpal's reverse), else `reverse_unknown` for an
+ * operator (`cli payments refund-resolve`); a refusal is `reverse_failed`, for an operator.
  */
 async function reverseAttempt(
   tx: Db,
@@ -111,12 +114,14 @@ async function reverseAttempt(
   const transactionId = verify?.transactionId ?? attempt.transactionId ?? undefined;
   const amount = verify?.verifiedAmount ?? attempt.verifiedAmount ?? attempt.amount;
   let status: AttemptStatus;
+  const repeatable = connector.refundRepeatable({ authority: attempt.authority, amount });
   try {
     const result = await connector.refund({ authority: attempt.authority, amount, ...(refId ? { refId } : {}), ...(transactionId ? { transactionId } : {}) });
     status = result.outcome === 'refunded' || (await reversedAtGateway(connector, attempt.authority)) ? 'reversed' : 'reverse_failed';
   } catch (error) {
     if (!(error instanceof GatewayError)) throw error;
-    status = error instanceof GatewayUnavailableError || error instanceof GatewayRejectedError ? 'reverse_pending' : 'reverse_failed';
+    if (error instanceof GatewayUnavailableError) status = repeatable ? 'reverse_pending' : 'reverse_unknown';
+    else status = error instanceof GatewayRejectedError && repeatable ? 'reverse_pending' : 'reverse_failed';
   }
   await tx.invoicePaymentAttempt.update({
     where: { id: attempt.id },
@@ -138,7 +143,22 @@ const reversalNote = (status: AttemptStatus, amount: bigint): string =>
     reversed: `The gateway took ${amount} rials that could not be accepted; they were returned to the payer through the gateway.`,
     reverse_pending: `The gateway took ${amount} rials that could not be accepted; returning them is retried by reconciliation.`,
     reverse_failed: `The gateway took ${amount} rials that could not be accepted and refused to return them; an operator must return them by hand.`,
+    reverse_unknown: `The gateway took ${amount} rials that could not be accepted; it did not confirm returning them, and cannot be asked: an operator checks its panel and settles it with \`cli payments refund-resolve\`.`,
   })[status as 'reversed'] ?? '';
+
+const RETURN_EVENTS: Partial<Record<AttemptStatus, string>> = {
+  reversed: 'payment.returned',
+  reverse_pending: 'payment.return_pending',
+  reverse_unknown: 'payment.return_unknown',
+  reverse_failed: 'payment.return_failed',
+};
+
+/** Publishes what became of money returned through the gateway (after the payment's own transition). */
+async function recordReturn(tx: Db, payment: InvoicePayment, attempt: InvoicePaymentAttempt, status: AttemptStatus, amount: bigint, now: Date): Promise<void> {
+  const type = RETURN_EVENTS[status];
+  if (!type) return;
+  await recordEvents(tx, [paymentEvent(payment, type, { attemptId: attempt.id, authority: attempt.authority, amount: amount.toString() })], now);
+}
 
 /** Whether the invoice can take this payment's money now (the invoice row is locked). */
 const fits = (invoice: Invoice, payment: InvoicePayment): boolean =>
@@ -177,6 +197,7 @@ export async function checkAttempt(
     if (view.kind === 'paid') {
       if (payment.state !== 'waiting') {
         const status = await reverseAttempt(tx, connector, attempt, view.verify, `payment_${payment.state}`, now);
+        await recordReturn(tx, payment, attempt, status, view.verify.verifiedAmount ?? attempt.amount, now);
         deps.logger.warn({ paymentId: payment.id, attemptId: attempt.id, status }, 'money arrived for a closed payment; reversing it');
         return { outcome: 'late_attempt_reversed', payment };
       }
@@ -196,6 +217,7 @@ export async function checkAttempt(
           redirectUrl: attempt.redirectUrl,
           note: reversalNote(status, payment.amount),
         });
+        await recordReturn(tx, payment, attempt, status, payment.amount, now);
         return { outcome: 'failed', payment };
       }
       const { verify } = view;
@@ -245,10 +267,12 @@ export async function checkAttempt(
         taken === undefined
           ? await markAttempt(tx, attempt, 'failed', 'amount_mismatch', now)
           : await reverseAttempt(tx, connector, attempt, view.verify, 'amount_mismatch', now);
-      if (!isCurrent) return { outcome: 'late_attempt_closed', payment };
-      const note = taken === undefined ? 'The gateway reported a paid amount different from the requested one.' : reversalNote(status, taken);
-      payment = await movePayment(tx, payment, 'failed', 'amount_mismatch', now, { note });
-      return { outcome: 'failed', payment };
+      if (isCurrent) {
+        const note = taken === undefined ? 'The gateway reported a paid amount different from the requested one.' : reversalNote(status, taken);
+        payment = await movePayment(tx, payment, 'failed', 'amount_mismatch', now, { note });
+      }
+      if (taken !== undefined) await recordReturn(tx, payment, attempt, status, taken, now);
+      return { outcome: isCurrent ? 'failed' : 'late_attempt_closed', payment };
     }
 
     if (view.kind === 'not_paid') {
@@ -317,6 +341,10 @@ export interface ReconcileReport {
   stillWaiting: number;
   reversalsRetried: number;
   reversed: number;
+  /** Pending refunds asked about (where the gateway can tell), settled by that, and left for an operator. */
+  refundsChecked: number;
+  refundsResolved: number;
+  refundsAwaitingOperator: number;
   errors: number;
 }
 
@@ -324,12 +352,25 @@ export interface ReconcileReport {
  * Resolves what callbacks did not: every payment waiting longer than PAYMENT_RECONCILE_AFTER_MS
  * is checked with its gateway (verified, failed, expired past PAYMENT_EXPIRE_AFTER_MS, or left
  * waiting when the gateway still does not answer), and returns of money we could not keep that
- * found no answer are retried. Safe to run from several processes at once.
+ * found no answer are retried, and pending refunds are asked about where the gateway can tell.
+ * Safe to run from several processes at once.
  */
 export async function reconcilePayments(deps: ServiceDeps, options: { merchantId?: string; limit?: number } = {}): Promise<ReconcileReport> {
   const limit = options.limit ?? 500;
   const now = deps.clock.now();
-  const report: ReconcileReport = { checked: 0, verified: 0, failed: 0, expired: 0, stillWaiting: 0, reversalsRetried: 0, reversed: 0, errors: 0 };
+  const report: ReconcileReport = {
+    checked: 0,
+    verified: 0,
+    failed: 0,
+    expired: 0,
+    stillWaiting: 0,
+    reversalsRetried: 0,
+    reversed: 0,
+    refundsChecked: 0,
+    refundsResolved: 0,
+    refundsAwaitingOperator: 0,
+    errors: 0,
+  };
   const due = await deps.prisma.invoicePayment.findMany({
     where: {
       state: 'waiting',
@@ -369,6 +410,16 @@ export async function reconcilePayments(deps: ServiceDeps, options: { merchantId
       deps.logger.error({ err: error, attemptId: id }, 'retrying a reversal failed');
     }
   }
+  try {
+    const refunds = await reconcileRefunds(deps, options);
+    report.refundsChecked = refunds.refundsChecked;
+    report.refundsResolved = refunds.refundsResolved;
+    report.refundsAwaitingOperator = refunds.refundsAwaitingOperator;
+    report.errors += refunds.errors;
+  } catch (error) {
+    report.errors++;
+    deps.logger.error({ err: error }, 'reconciling pending refunds failed');
+  }
   return report;
 }
 
@@ -382,10 +433,13 @@ async function retryReversal(deps: ServiceDeps, attemptId: string): Promise<Atte
     const connector = await connectorFor(tx, deps, attempt.merchantId, attempt.gateway as GatewayName);
     const now = deps.clock.now();
     const status = await reverseAttempt(tx, connector, attempt, null, attempt.reason ?? 'retry', now);
-    const { payment } = locked;
+    let { payment } = locked;
+    const amount = attempt.verifiedAmount ?? attempt.amount;
     if (payment.state === 'failed' && payment.authority === attempt.authority) {
-      await tx.invoicePayment.update({ where: { id: payment.id }, data: { note: reversalNote(status, attempt.verifiedAmount ?? attempt.amount), updatedAt: now } });
+      payment = await tx.invoicePayment.update({ where: { id: payment.id }, data: { note: reversalNote(status, amount), updatedAt: now } });
     }
+    // Still pending: nothing new to tell.
+    if (status !== 'reverse_pending') await recordReturn(tx, payment, attempt, status, amount, now);
     return status;
   });
 }

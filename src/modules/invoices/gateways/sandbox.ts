@@ -5,6 +5,9 @@
  * Zarinpal (JSON, any UUID as merchant_id):
  *   POST /pg/v4/payment/request.json | verify.json | unVerified.json | inquiry.json | reverse.json
  *   GET  /pg/StartPay/{authority}        -> callback?Authority=…&Status=OK|NOK
+ *   POST /api/v4/graphql/                (any Bearer token, any terminal) the Session query and the
+ *                                        AddRefund mutation, recognised by name; a verified
+ *                                        payment's session id is its transactionId
  * Shepa (form-urlencoded or JSON, api key "sandbox"):
  *   POST /api/v1/token | /api/v1/verify | /api/v1/refund-transaction
  *   GET  /v1/{token}                     -> callback?token=…&status=success|failed
@@ -26,6 +29,9 @@
  *   amount_mismatch     the payer pays half the amount: Zarinpal verify gives -50, Shepa verify
  *                       reports the smaller amount
  *   refund_fail         reverse gives -60 (bank refused) / Shepa refund gives success:false
+ *   refund_timeout      the reverse / refund is carried out, but its answer comes only after
+ *                       verifyHangMs (the client has given up: it never learns it happened)
+ *   refund_bad_gateway  the reverse / refund answers HTTP 502 with an HTML page, doing nothing
  * Without a scenario the protocol rules still apply: a second Zarinpal verify gives 101, a verify
  * of an unpaid payment -51, a wrong amount -50, a reverse after 30 minutes (per `now`) -63, a
  * second reverse -61.
@@ -51,6 +57,8 @@ export const sandboxScenarios = [
   'verify_bad_gateway',
   'amount_mismatch',
   'refund_fail',
+  'refund_timeout',
+  'refund_bad_gateway',
 ] as const;
 
 export type SandboxScenario = (typeof sandboxScenarios)[number];
@@ -79,7 +87,10 @@ export interface SandboxPayment {
   cardPan?: string;
   createdAt: Date;
   paidAt?: Date;
+  refundedAt?: Date;
   verifyCalls: number;
+  /** Reverse or refund-transaction calls that reached the payment, whatever they answered. */
+  refundCalls: number;
 }
 
 export interface SandboxGatewayOptions {
@@ -217,6 +228,24 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     }
   }
 
+  /**
+   * refund_* scenarios that hide the answer; `perform` carries the refund out. True when the
+   * response has been taken care of.
+   */
+  async function misbehaveOnRefund(payment: SandboxPayment, res: ServerResponse, perform: () => void): Promise<boolean> {
+    switch (payment.scenario) {
+      case 'refund_timeout':
+        perform();
+        if (await hang(res)) sendJson(res, 504, { error: 'timeout' });
+        return true;
+      case 'refund_bad_gateway':
+        send(res, 502, 'text/html; charset=utf-8', '<html><body><h1>502 Bad Gateway</h1></body></html>');
+        return true;
+      default:
+        return false;
+    }
+  }
+
   function settle(payment: SandboxPayment): void {
     payment.status = 'verified';
     payment.refId = String(nextRefId++);
@@ -278,6 +307,7 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
       status: 'pending',
       createdAt: now(),
       verifyCalls: 0,
+      refundCalls: 0,
     });
     zarinpalData(res, { code: 100, message: 'Success', authority, fee_type: 'Merchant', fee: Number(amount / 100n) });
   }
@@ -308,6 +338,69 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
       fee_type: 'Merchant',
       fee: Number(payment.amount / 100n),
     });
+  }
+
+  function graphqlError(res: ServerResponse, message: string, status = 200): void {
+    sendJson(res, status, { data: null, errors: [{ message }] });
+  }
+
+  function sessionView(payment: SandboxPayment): Record<string, unknown> {
+    return {
+      terminal_id: '1',
+      id: payment.transactionId,
+      status: { verified: 'VERIFIED', reversed: 'REVERSED', refunded: 'REFUNDED' }[payment.status as 'verified'] ?? 'PAID',
+      amount: Number(payment.paidAmount ?? payment.amount),
+      description: payment.description,
+      created_at: (payment.paidAt ?? payment.createdAt).toISOString(),
+      timeline: {
+        refund_amount: Number(payment.refundedAmount),
+        refund_time: payment.refundedAt?.toISOString() ?? null,
+        refund_status: payment.refundedAmount > 0n ? 'DONE' : null,
+      },
+    };
+  }
+
+  /** Zarinpal's GraphQL API, as far as refunds need it: Session (by id or reference_id) and AddRefund. */
+  async function zarinpalGraphql(req: IncomingMessage, body: unknown, res: ServerResponse): Promise<void> {
+    if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) return graphqlError(res, 'Unauthenticated.', 401);
+    const parsed = z.object({ query: z.string(), variables: z.record(z.string(), z.unknown()).default({}) }).safeParse(body);
+    if (!parsed.success) return graphqlError(res, 'Must provide query string.', 400);
+    const { query, variables } = parsed.data;
+    const sessions = () =>
+      [...payments.values()].filter((p) => p.protocol === 'zarinpal' && p.transactionId !== undefined && p.refId !== undefined);
+    if (/\bAddRefund\s*\(/.test(query)) {
+      const input = z.object({ session_id: z.union([z.string(), z.number()]).transform(String), amount: safeAmount }).safeParse(variables);
+      if (!input.success) return graphqlError(res, 'Variable "$amount" or "$session_id" is invalid.');
+      const payment = sessions().find((p) => p.transactionId === input.data.session_id);
+      if (!payment) return graphqlError(res, 'Session not found.');
+      payment.refundCalls += 1;
+      const amount = BigInt(input.data.amount);
+      const refundable = (payment.paidAmount ?? 0n) - payment.refundedAmount;
+      const allowed = payment.status === 'verified' && amount >= 20_000n && amount <= refundable;
+      const refund = () => {
+        if (!allowed) return;
+        payment.refundedAmount += amount;
+        payment.refundedAt = now();
+        if (payment.refundedAmount === payment.paidAmount) payment.status = 'refunded';
+      };
+      if (await misbehaveOnRefund(payment, res, refund)) return;
+      if (payment.status !== 'verified') return graphqlError(res, 'Session is not refundable.');
+      if (amount < 20_000n) return graphqlError(res, 'The amount must be at least 20000 IRR.');
+      if (amount > refundable) return graphqlError(res, `The amount is more than the refundable ${refundable} IRR.`);
+      if (payment.scenario === 'refund_fail') return graphqlError(res, 'The refund was refused by the bank.');
+      refund();
+      return sendJson(res, 200, { data: { resource: sessionView(payment) } });
+    }
+    if (/\bSession\s*\(/.test(query)) {
+      const input = z
+        .object({ terminal_id: z.union([z.string().min(1), z.number()]), id: z.string().nullish(), reference_id: z.string().nullish() })
+        .safeParse(variables);
+      if (!input.success) return graphqlError(res, 'Variable "$terminal_id" of required type "ID!" was not provided.');
+      const { id, reference_id: referenceId } = input.data;
+      const found = sessions().filter((p) => (!id || p.transactionId === id) && (!referenceId || p.refId === referenceId));
+      return sendJson(res, 200, { data: { Session: found.map(sessionView) } });
+    }
+    return graphqlError(res, 'The sandbox answers only the Session query and the AddRefund mutation.', 400);
   }
 
   function zarinpalUnverified(body: unknown, res: ServerResponse): void {
@@ -345,20 +438,28 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     zarinpalData(res, { code: 100, message: 'Success', status });
   }
 
-  function zarinpalReverse(body: unknown, res: ServerResponse): void {
+  async function zarinpalReverse(body: unknown, res: ServerResponse): Promise<void> {
     const parsed = zarinpalAuthorityBody.safeParse(body);
     if (!parsed.success) return zarinpalInvalid(res, parsed.error);
     const payment = zarinpalPayment(res, parsed.data.merchant_id, parsed.data.authority);
     if (!payment) return;
-    if ((payment.status !== 'paid' && payment.status !== 'verified') || payment.paidAt === undefined) {
+    payment.refundCalls += 1;
+    const reversible = (payment.status === 'paid' || payment.status === 'verified') && payment.paidAt !== undefined && payment.refundedAmount === 0n;
+    const inWindow = payment.paidAt !== undefined && now().getTime() - payment.paidAt.getTime() <= REVERSE_WINDOW_MS;
+    const reverse = () => {
+      if (!reversible || !inWindow) return;
+      payment.status = 'reversed';
+      payment.refundedAmount = payment.paidAmount ?? 0n;
+    };
+    if (await misbehaveOnRefund(payment, res, reverse)) return;
+    if (!reversible || payment.paidAt === undefined) {
       return zarinpalError(res, -61, 'Session is not in success status or already reversed.');
     }
     if (now().getTime() - payment.paidAt.getTime() > REVERSE_WINDOW_MS) {
       return zarinpalError(res, -63, 'Maximum time for reverse this session is expired.');
     }
     if (payment.scenario === 'refund_fail') return zarinpalError(res, -60, 'Session can not be reversed with bank.');
-    payment.status = 'reversed';
-    payment.refundedAmount = payment.paidAmount ?? 0n;
+    reverse();
     zarinpalData(res, { code: 100, message: 'Reversed' });
   }
 
@@ -400,6 +501,7 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
       status: 'pending',
       createdAt: now(),
       verifyCalls: 0,
+      refundCalls: 0,
     });
     sendJson(res, 200, { success: true, result: { token, url: `${baseUrl}/v1/${token}` } });
   }
@@ -428,7 +530,7 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     });
   }
 
-  function shepaRefund(body: unknown, res: ServerResponse): void {
+  async function shepaRefund(body: unknown, res: ServerResponse): Promise<void> {
     const parsed = shepaRefundBody.safeParse(body);
     if (!parsed.success) return shepaInvalid(res, parsed.error);
     if (!shepaApiKey(res, parsed.data.api)) return;
@@ -438,12 +540,19 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
     if (!payment || (parsed.data.token !== undefined && parsed.data.token !== payment.authority)) {
       return shepaError(res, 404, 'transaction not found');
     }
-    if (payment.status !== 'verified') return shepaError(res, 400, 'transaction is not refundable');
+    payment.refundCalls += 1;
     const refundable = (payment.paidAmount ?? 0n) - payment.refundedAmount;
+    const allowed = payment.status === 'verified' && parsed.data.amount <= refundable;
+    const refund = () => {
+      if (!allowed) return;
+      payment.refundedAmount += parsed.data.amount;
+      if (payment.refundedAmount === payment.paidAmount) payment.status = 'refunded';
+    };
+    if (await misbehaveOnRefund(payment, res, refund)) return;
+    if (payment.status !== 'verified') return shepaError(res, 400, 'transaction is not refundable');
     if (parsed.data.amount > refundable) return shepaError(res, 400, `amount is more than the refundable ${refundable}`);
     if (payment.scenario === 'refund_fail') return shepaError(res, 500, 'refund was refused by the bank');
-    payment.refundedAmount += parsed.data.amount;
-    if (payment.refundedAmount === payment.paidAmount) payment.status = 'refunded';
+    refund();
     sendJson(res, 200, { success: true, result: `RF${randomInt(100_000_000, 999_999_999)}` });
   }
 
@@ -505,6 +614,9 @@ export async function startSandboxGateway(options: SandboxGatewayOptions = {}): 
         return zarinpalInquiry(await readJson(req), res);
       case '/pg/v4/payment/reverse.json':
         return zarinpalReverse(await readJson(req), res);
+      case '/api/v4/graphql/':
+      case '/api/v4/graphql':
+        return zarinpalGraphql(req, await readJson(req), res);
       case '/api/v1/token':
         return shepaToken(await readFormOrJson(req), res);
       case '/api/v1/verify':

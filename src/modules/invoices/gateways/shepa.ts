@@ -66,6 +66,13 @@ type ShepaAnswer<T> = { ok: true; result: T; raw: unknown } | { ok: false; code:
 
 export class ShepaConnector implements GatewayConnector {
   readonly name = 'shepa';
+  /**
+   * refund-transaction takes any amount up to what is left, so a repeat after a lost answer could
+   * pay the payer twice, and Shepa has no call that tells whether a refund happened.
+   */
+  refundRepeatable(): boolean {
+    return false;
+  }
   private readonly baseUrl: string;
 
   constructor(private readonly options: ShepaOptions) {

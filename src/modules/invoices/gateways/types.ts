@@ -58,6 +58,13 @@ export interface RefundInput {
   refId?: string;
   /** Required by Shepa: the transactionId its verify returned. */
   transactionId?: string;
+  /**
+   * Zarinpal: `reverse` (the whole payment, fee-free, within 30 minutes of payment; the default)
+   * or `refund` (GraphQL AddRefund: any amount from 20,000 rials, any time, needs a panel token).
+   */
+  method?: 'reverse' | 'refund';
+  /** Refunds of this payment the gateway already confirmed, IRR rials (tells a new refund from old ones). */
+  refundedBefore?: bigint;
 }
 
 export interface RefundResult {
@@ -77,6 +84,12 @@ export interface UnverifiedPayment {
 }
 
 export type InquiryStatus = 'VERIFIED' | 'PAID' | 'IN_BANK' | 'FAILED' | 'REVERSED';
+
+/**
+ * What a gateway says of a refund asked earlier whose answer was lost: it happened, or it did
+ * not (so asking again is safe only if `refundRepeatable`).
+ */
+export type RefundStatus = 'refunded' | 'not_refunded';
 
 export interface InquiryResult {
   status: InquiryStatus;
@@ -99,6 +112,14 @@ export interface GatewayConnector {
   parseCallback(query: URLSearchParams): CallbackParams | null;
   verify(input: VerifyInput): Promise<VerifyResult>;
   refund(input: RefundInput): Promise<RefundResult>;
+  /**
+   * True when asking for the same refund twice cannot pay the payer twice (Zarinpal's reverse
+   * returns whole payments only, and a repeat answers -61), so a refund whose answer was lost may
+   * be asked again once `refundStatus` says it did not happen.
+   */
+  refundRepeatable(input: RefundInput): boolean;
+  /** The gateway's view of an earlier refund (Zarinpal only; Shepa has no way to ask). */
+  refundStatus?(input: RefundInput): Promise<RefundStatus>;
   /** Paid but not yet verified payments, most recent first (Zarinpal only). */
   listUnverified?(): Promise<UnverifiedPayment[]>;
   /** The gateway's view of one payment, for reconciliation (Zarinpal only). */
@@ -174,6 +195,7 @@ export async function postToGateway(
   url: string,
   body: GatewayRequestBody,
   timeoutMs: number,
+  headers: Record<string, string> = {},
 ): Promise<GatewayHttpAnswer> {
   const [payload, contentType] =
     'json' in body
@@ -184,7 +206,7 @@ export async function postToGateway(
   try {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': contentType, accept: 'application/json' },
+      headers: { ...headers, 'content-type': contentType, accept: 'application/json' },
       body: payload,
       redirect: 'error',
       signal: AbortSignal.timeout(timeoutMs),

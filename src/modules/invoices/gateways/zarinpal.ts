@@ -3,6 +3,12 @@
  * ZarinPal/zarinpal-php-sdk @252c6f7). Every call is a JSON POST under /pg/v4/payment/ carrying
  * merchant_id; answers are {data, errors} with the code in data.code on success and in
  * errors.code on failure.
+ *
+ * Refunds other than a whole-payment reverse go through Zarinpal's GraphQL API (docs
+ * zarinpal.com/docs/apiDocs/query/refund and .../query/session; the SDK's RefundRequest and
+ * TransactionListRequest): AddRefund(session_id, amount, description, method, reason) with a
+ * panel access token as Bearer, where session_id is Zarinpal's transaction number, found with the
+ * Session query by the verify's ref_id.
  */
 import { z } from 'zod';
 import {
@@ -21,6 +27,7 @@ import type {
   PaymentRequest,
   RefundInput,
   RefundResult,
+  RefundStatus,
   UnverifiedPayment,
   VerifyInput,
   VerifyResult,
@@ -39,7 +46,44 @@ export interface ZarinpalOptions {
   timeoutMs: number;
   /** Host of /pg/StartPay/{authority}; defaults to baseUrl. */
   startPayBaseUrl?: string;
+  /** For refunds through the GraphQL API (AddRefund); without it only `reverse` is possible. */
+  refunds?: ZarinpalRefundOptions;
 }
+
+export interface ZarinpalRefundOptions {
+  /** e.g. https://next.zarinpal.com/api/v4/graphql/ */
+  graphqlUrl: string;
+  /** A panel-issued access token (not the merchant_id). */
+  accessToken: string;
+  /** The terminal's id, which the Session query requires. */
+  terminalId: string;
+}
+
+/** AddRefund's floor (docs and SDK: at least 20,000 rials). */
+export const ZARINPAL_MIN_REFUND = 20_000n;
+
+const ADD_REFUND = `mutation AddRefund($session_id: ID!, $amount: BigInteger!, $description: String, $method: InstantPayoutActionTypeEnum, $reason: RefundReasonEnum) {
+  resource: AddRefund(session_id: $session_id, amount: $amount, description: $description, method: $method, reason: $reason) {
+    terminal_id id amount timeline { refund_amount refund_time refund_status }
+  }
+}`;
+
+// Session's filters are the SDK's; looking a payment up by reference_id = ref_id, and reading
+// the refunded total from timeline.refund_amount (the shape AddRefund answers), are inferences
+// from the documentation, not documented promises.
+const SESSIONS = `query Sessions($terminal_id: ID!, $id: ID, $reference_id: String) {
+  Session(terminal_id: $terminal_id, id: $id, reference_id: $reference_id) {
+    id status amount timeline { refund_amount refund_time refund_status }
+  }
+}`;
+
+const graphqlAmount = z.union([z.number().int().nonnegative(), z.string().regex(/^\d+$/)]).transform((value) => BigInt(value));
+const sessionShape = z.object({
+  id: z.union([z.string().min(1), z.number().int()]).transform(String),
+  amount: graphqlAmount.nullish(),
+  timeline: z.object({ refund_amount: graphqlAmount.nullish() }).nullish(),
+});
+const graphqlErrors = z.object({ errors: z.array(z.object({ message: z.string() }).passthrough()).min(1) });
 
 export const ZARINPAL_AUTHORITY = /^[AS][0-9a-zA-Z]{35}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -92,6 +136,10 @@ type ZarinpalAnswer<T> = { ok: true; data: T; raw: unknown } | { ok: false; code
 
 export class ZarinpalConnector implements GatewayConnector {
   readonly name = 'zarinpal';
+  /** A reverse returns the whole payment or nothing; an AddRefund of an amount could happen twice. */
+  refundRepeatable(input: RefundInput): boolean {
+    return (input.method ?? 'reverse') === 'reverse';
+  }
   private readonly baseUrl: string;
   private readonly startPayBaseUrl: string;
 
@@ -165,7 +213,9 @@ export class ZarinpalConnector implements GatewayConnector {
    * the GraphQL AddRefund mutation, which requires a panel access token and Zarinpal's session id;
    * this connector does not do that.
    */
-  async refund({ authority }: RefundInput): Promise<RefundResult> {
+  async refund(input: RefundInput): Promise<RefundResult> {
+    if (input.method === 'refund') return this.addRefund(input);
+    const { authority } = input;
     const answer = await this.call('reverse.json', { authority }, reverseData);
     if (answer.ok) return { outcome: 'refunded', gatewayCode: String(answer.data.code), raw: answer.raw };
     switch (answer.code) {
@@ -178,6 +228,89 @@ export class ZarinpalConnector implements GatewayConnector {
       default:
         throw this.rejected('reverse', answer);
     }
+  }
+
+  /**
+   * A reverse shows in the payment's inquiry as REVERSED. An AddRefund shows in the session's
+   * refunded total: it happened when that covers the refunds confirmed before plus this one.
+   */
+  async refundStatus(input: RefundInput): Promise<RefundStatus> {
+    if (input.method !== 'refund') {
+      return (await this.inquire({ authority: input.authority })).status === 'REVERSED' ? 'refunded' : 'not_refunded';
+    }
+    const session = await this.findSession(input);
+    const refunded = session.timeline?.refund_amount ?? 0n;
+    return refunded >= (input.refundedBefore ?? 0n) + input.amount ? 'refunded' : 'not_refunded';
+  }
+
+  /** Whether partial and late refunds are possible: a panel access token and terminal are configured. */
+  get canRefundInPart(): boolean {
+    return this.options.refunds !== undefined;
+  }
+
+  private async addRefund(input: RefundInput): Promise<RefundResult> {
+    if (input.amount < ZARINPAL_MIN_REFUND) {
+      throw new InvalidGatewayRequestError('zarinpal', `AddRefund takes at least ${ZARINPAL_MIN_REFUND} rials`);
+    }
+    const session = await this.findSession(input);
+    const answer = await this.graphql(ADD_REFUND, {
+      session_id: session.id,
+      amount: toJsonAmount('zarinpal', input.amount),
+      description: `Refund of payment ${input.refId ?? input.authority}`,
+      // CARD: returned to the payer's card at once, rather than at the next Paya cycle.
+      method: 'CARD',
+      reason: 'CUSTOMER_REQUEST',
+    });
+    if (!answer.ok) return { outcome: 'failed', gatewayCode: 'graphql', raw: answer.raw };
+    const parsed = z.object({ resource: sessionShape }).safeParse(answer.data);
+    if (!parsed.success) {
+      throw new GatewayUnavailableError('zarinpal', 'bad_response', 'zarinpal AddRefund: unexpected answer', { cause: parsed.error });
+    }
+    return { outcome: 'refunded', reference: parsed.data.resource.id, raw: answer.raw };
+  }
+
+  /** Zarinpal's transaction (session) of a verified payment, by the ref_id its verify gave. */
+  private async findSession(input: RefundInput): Promise<z.infer<typeof sessionShape>> {
+    if (input.refId === undefined) throw new InvalidGatewayRequestError('zarinpal', 'a refund needs the ref_id returned by verify');
+    const terminalId = this.refundOptions().terminalId;
+    const answer = await this.graphql(SESSIONS, { terminal_id: terminalId, reference_id: input.refId });
+    if (!answer.ok) throw new GatewayRejectedError('zarinpal', 'graphql', `zarinpal Session: ${answer.message}`, answer.raw);
+    const parsed = z.object({ Session: z.array(sessionShape) }).safeParse(answer.data);
+    if (!parsed.success) {
+      throw new GatewayUnavailableError('zarinpal', 'bad_response', 'zarinpal Session: unexpected answer', { cause: parsed.error });
+    }
+    const [session] = parsed.data.Session;
+    if (!session) throw new GatewayRejectedError('zarinpal', 'not_found', `zarinpal Session: no transaction with reference ${input.refId}`, answer.raw);
+    return session;
+  }
+
+  private refundOptions(): ZarinpalRefundOptions {
+    if (!this.options.refunds) {
+      throw new InvalidGatewayRequestError('zarinpal', 'refunds other than a reverse need a panel access token and terminal id');
+    }
+    return this.options.refunds;
+  }
+
+  /** A GraphQL POST: {data} on success, {errors:[{message}]} on failure, whatever the HTTP status. */
+  private async graphql(
+    query: string,
+    variables: Record<string, unknown>,
+  ): Promise<{ ok: true; data: unknown; raw: unknown } | { ok: false; message: string; raw: unknown }> {
+    const { graphqlUrl, accessToken } = this.refundOptions();
+    const answer = await postToGateway(
+      'zarinpal',
+      graphqlUrl,
+      { json: { query, variables } },
+      this.options.timeoutMs,
+      { authorization: `Bearer ${accessToken}` },
+    );
+    const failed = graphqlErrors.safeParse(answer.body);
+    if (failed.success) return { ok: false, message: failed.data.errors.map((e) => e.message).join('; '), raw: answer.body };
+    const success = z.object({ data: z.record(z.string(), z.unknown()) }).safeParse(answer.body);
+    if (success.success) return { ok: true, data: success.data.data, raw: answer.body };
+    throw new GatewayUnavailableError('zarinpal', 'bad_response', `zarinpal: unexpected answer from ${graphqlUrl} (HTTP ${answer.status})`, {
+      cause: success.error,
+    });
   }
 
   /** At most the 100 most recent paid-but-unverified payments (Zarinpal's limit). */
