@@ -3,7 +3,7 @@ import type { Deps } from '../deps.ts';
 import { invalid } from '../errors.ts';
 import { builder } from '../graphql/builder.ts';
 import { MERCHANT_STREAM, type EventMessage } from './bus.ts';
-import { readEventLog } from './outbox.ts';
+import { latestEventId, readEventLog } from './outbox.ts';
 
 export const EventRef = builder.objectRef<EventMessage>('Event').implement({
   description: 'Something that changed. Re-read the object it names for its current state.',
@@ -46,6 +46,15 @@ export async function* merchantEvents(deps: Deps, merchantId: string, after: big
     await live.return?.();
   }
 }
+
+builder.queryField('latestEventId', (t) =>
+  t.id({
+    nullable: true,
+    description:
+      "The id of your latest published event; null before the first. Read it before loading what a page shows, then subscribe with `events(after:)` set to it: nothing that changed after the load is missed.",
+    resolve: (_root, _args, ctx) => latestEventId(ctx.deps.prisma, requireMerchant(ctx.principal, { scope: 'events' }).merchantId),
+  }),
+);
 
 builder.subscriptionField('events', (t) =>
   t.field({
