@@ -7,6 +7,7 @@ import { uuidv7 } from '../lib/ids.ts';
 import type { Logger } from '../logger.ts';
 import { legacyRoutes } from '../modules/index.ts';
 import { oauthRoutes } from '../modules/merchants/oauth.ts';
+import { dashboardRoutes } from './dashboard.ts';
 
 export interface HttpVariables {
   requestId: string;
@@ -27,8 +28,8 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
 }
 
 /**
- * The whole HTTP surface: GraphQL (HTTP and SSE) at /graphql, health checks, the OpenAPI document
- * and every legacy REST route at its original path.
+ * The whole HTTP surface: GraphQL (HTTP and SSE) at /graphql, health checks, the OpenAPI document,
+ * the dashboard's static files at /dashboard and every legacy REST route at its original path.
  */
 export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlight: { count: number }) {
   const app = new OpenAPIHono<HttpEnv>();
@@ -77,6 +78,7 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
     return c.json({ status: ready ? 'ready' : 'unavailable', database: db, redis }, ready ? 200 : 503);
   });
 
+  app.route('/', dashboardRoutes());
   app.route('/', oauthRoutes(deps));
   for (const routes of legacyRoutes(deps)) app.route('/', routes);
 
