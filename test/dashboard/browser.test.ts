@@ -47,6 +47,7 @@ describe.skipIf(!hasChromium)(`the dashboard in headless Chromium (skipped when 
   let browser: BrowserContext;
   let profile: string;
   let page: Page;
+  const pageErrors: string[] = [];
 
   /** The server on its port, with the sandbox gateway; the embedded database lives in a folder so that a restart keeps it. */
   const serve = (on: number) =>
@@ -94,6 +95,9 @@ describe.skipIf(!hasChromium)(`the dashboard in headless Chromium (skipped when 
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = browser.pages()[0] ?? (await browser.newPage());
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    // Failed WebSocket handshakes while the server is down are expected; a blocked resource is not.
+    page.on('console', (message) => message.text().includes('Content Security Policy') && pageErrors.push(message.text()));
   });
 
   afterAll(async () => {
@@ -192,6 +196,7 @@ describe.skipIf(!hasChromium)(`the dashboard in headless Chromium (skipped when 
     const after = await topUp(t, 500);
     await page.locator(`#latest tr[data-kind="walletTopUp"][data-key="${after}"]`).waitFor(SOON);
 
+    expect(pageErrors).toEqual([]);
     mkdirSync('artifacts', { recursive: true });
     await page.screenshot({ path: 'artifacts/dashboard.png', fullPage: true });
   });

@@ -166,7 +166,7 @@ function scheduleReload(current: Board, kind: Kind): void {
     state.running = true;
     await loadSection(current, kind);
     state.running = false;
-    if (board === current) render(current);
+    scheduleRender(current);
     if (state.again) {
       state.again = false;
       scheduleReload(current, kind);
@@ -182,7 +182,7 @@ function onEvent(current: Board, event: StreamEvent): void {
       ({ data }) => {
         if (board !== current || !data) return;
         putRow(current, data);
-        render(current);
+        scheduleRender(current);
         if (location.hash === `#/${kind.name}/${encodeURIComponent(key)}`) void renderDetails(current);
       },
       (error) => error instanceof Unauthenticated && signOut(),
@@ -303,6 +303,18 @@ function latestTable(current: Board): HTMLTableElement {
     h('thead', {}, h('tr', {}, ...['time', 'kind', 'what', 'gateway', 'state'].map((text) => h('th', {}, text)), h('th', { class: 'number' }, 'amount'))),
     body,
   );
+}
+
+let renderPending = false;
+
+/** Bursts of events redraw the page once per frame. */
+function scheduleRender(current: Board): void {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render(current);
+  });
 }
 
 function render(current: Board): void {
