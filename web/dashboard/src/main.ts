@@ -28,6 +28,7 @@ interface Board {
   status: StreamState | { state: 'off'; message: string };
   changed: Set<string>;
   reloads: Map<KindName, { timer: ReturnType<typeof setTimeout> | null; running: boolean; again: boolean }>;
+  rereads: Map<string, number>;
 }
 
 let board: Board | null = null;
@@ -92,6 +93,7 @@ async function openBoard(authorization: string, viewer: DashboardViewerQuery['vi
     status: { state: 'connecting', transport: 'websocket' },
     changed: new Set(),
     reloads: new Map(),
+    rereads: new Map(),
   };
   board = current;
   for (const kind of KINDS) if (!kind.allowed(viewer)) current.problems.set(kind.name, 'Not available to this credential.');
@@ -100,10 +102,11 @@ async function openBoard(authorization: string, viewer: DashboardViewerQuery['vi
   const latest = await request(authorization, DashboardLatestEventIdDocument, {});
   await Promise.all(current.kinds.map((kind) => loadSection(current, kind)));
   if (board !== current) return;
-  if (!latest.data) {
+  if (!latest.data || latest.errors.length > 0) {
     current.status = { state: 'off', message: latest.errors[0]?.message ?? 'Live updates are unavailable.' };
   } else {
     const forced = new URLSearchParams(location.search).get('transport');
+    let reconnection = false;
     current.stream = new EventStream(
       authorization,
       latest.data.latestEventId ?? '0',
@@ -115,7 +118,8 @@ async function openBoard(authorization: string, viewer: DashboardViewerQuery['vi
         },
         connected: () => {
           // After a reconnection the replay brings every change; totals are read again as well.
-          for (const kind of current.kinds) scheduleReload(current, kind);
+          if (reconnection) for (const kind of current.kinds) scheduleReload(current, kind);
+          reconnection = true;
         },
         unauthenticated: () => signOut(),
       },
@@ -178,9 +182,13 @@ function onEvent(current: Board, event: StreamEvent): void {
   for (const kind of current.kinds) {
     const key = kind.keyOf(event);
     if (key === null) continue;
+    // Of two re-reads of one object in flight, only the later one's answer is shown.
+    const id = rowId({ kind: kind.name, key });
+    const ticket = (current.rereads.get(id) ?? 0) + 1;
+    current.rereads.set(id, ticket);
     void kind.reread(current.authorization, key).then(
       ({ data }) => {
-        if (board !== current || !data) return;
+        if (board !== current || !data || current.rereads.get(id) !== ticket) return;
         putRow(current, data);
         scheduleRender(current);
         if (location.hash === `#/${kind.name}/${encodeURIComponent(key)}`) void renderDetails(current);
