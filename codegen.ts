@@ -1,7 +1,8 @@
 /**
  * `npm run codegen`: prints the schema built from the code, sorted, to schema/schema.graphql, then
  * generates typed documents (graphql-codegen's client preset) from test/documents/*.graphql into
- * test/generated/. test/foundation/schema.test.ts fails when the checked-in SDL differs.
+ * test/generated/, and the dashboard's from web/dashboard/documents/*.graphql into
+ * web/dashboard/generated/. test/foundation/schema.test.ts fails when the checked-in SDL differs.
  */
 import { writeFileSync } from 'node:fs';
 import { generate } from '@graphql-codegen/cli';
@@ -17,16 +18,28 @@ export function printSdl(): string {
 
 const config: CodegenConfig = {
   schema: SDL_PATH,
-  documents: ['test/documents/**/*.graphql'],
   ignoreNoDocuments: true,
   emitLegacyCommonJSImports: false,
   generates: {
     'test/generated/': {
+      documents: ['test/documents/**/*.graphql'],
       preset: 'client',
       config: {
         scalars: { BigInt: 'string', DateTime: 'string', JSON: 'unknown' },
         enumsAsTypes: true,
         useTypeImports: true,
+      },
+      presetConfig: { fragmentMasking: false },
+    },
+    // The browser bundle carries documents as strings: no GraphQL runtime is shipped to print them.
+    'web/dashboard/generated/': {
+      documents: ['web/dashboard/documents/**/*.graphql'],
+      preset: 'client',
+      config: {
+        scalars: { BigInt: 'string', DateTime: 'string', JSON: 'unknown' },
+        enumsAsTypes: true,
+        useTypeImports: true,
+        documentMode: 'string',
       },
       presetConfig: { fragmentMasking: false },
     },

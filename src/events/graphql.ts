@@ -4,7 +4,7 @@ import { invalid } from '../errors.ts';
 import { builder } from '../graphql/builder.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { MERCHANT_STREAM, type EventMessage, type LiveSubscription, type SubscriptionScope } from './bus.ts';
-import { readEventLog } from './outbox.ts';
+import { latestEventId, readEventLog } from './outbox.ts';
 
 export const EventRef = builder.objectRef<EventMessage>('Event').implement({
   description: 'Something that changed. Re-read the object it names for its current state.',
@@ -109,6 +109,15 @@ export async function* withEventIds<T>(ctx: GraphQLContext, source: AsyncIterabl
     yield item;
   }
 }
+
+builder.queryField('latestEventId', (t) =>
+  t.id({
+    nullable: true,
+    description:
+      "The id of your latest published event; null before the first. Read it before loading what a page shows, then subscribe with `events(after:)` set to it: nothing that changed after the load is missed.",
+    resolve: (_root, _args, ctx) => latestEventId(ctx.deps.prisma, requireMerchant(ctx.principal, { scope: 'events' }).merchantId),
+  }),
+);
 
 builder.subscriptionField('events', (t) =>
   t.field({

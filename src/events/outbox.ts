@@ -61,6 +61,15 @@ export async function readEventLog(db: Db, merchantId: string, afterSeq: bigint,
 }
 
 /**
+ * The merchant's last numbered stream position, or null. An event committed but not numbered yet
+ * is numbered later, so it lands after this position: `events(after:)` from here misses nothing.
+ */
+export async function latestEventId(db: Db, merchantId: string): Promise<string | null> {
+  const [row] = await db.$queryRawUnsafe<{ seq: bigint | null }[]>(`SELECT max(seq) AS seq FROM events WHERE merchant_id = $1`, merchantId);
+  return row?.seq == null ? null : row.seq.toString();
+}
+
+/**
  * Publishes committed outbox events and marks them sent. Runs when kicked after a commit and on a
  * timer (catching events left by a Redis outage or written by another process, such as the CLI).
  * Delivery is at least once: if the commit after a publish fails, the batch is published again.

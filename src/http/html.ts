@@ -1,4 +1,8 @@
-/** The payer-facing pages (gateway results, payment links) share one small look. */
+import { readFileSync } from 'node:fs';
+
+/** The payer-facing pages (gateway results, payment links) and the dashboard share one small look. */
+export const LOOK_CSS = readFileSync(new URL('./look.css', import.meta.url), 'utf8');
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 }
@@ -10,9 +14,7 @@ export function htmlPage(title: string, body: string, options: { refreshSeconds?
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">${refresh}
 <title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5}
-table{border-collapse:collapse;width:100%}td,th{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:left}
-.notice,.outcome{font-size:1.3rem;font-weight:600}.ok{color:#176c2f}.bad{color:#a32020}.wait{color:#8a5a00}</style>
+<style>${LOOK_CSS}</style>
 </head>
 <body>
 <h1>${escapeHtml(title)}</h1>

@@ -9,6 +9,7 @@ import { uuidv7 } from '../lib/ids.ts';
 import type { Logger } from '../logger.ts';
 import { legacyRoutes, modules, type Refusal } from '../modules/index.ts';
 import { oauthRoutes } from '../modules/merchants/oauth.ts';
+import { dashboardRoutes } from './dashboard.ts';
 
 export interface HttpVariables {
   requestId: string;
@@ -29,8 +30,8 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
 }
 
 /**
- * The whole HTTP surface: GraphQL (HTTP and SSE) at /graphql, health checks, the OpenAPI document
- * and every legacy REST route at its original path.
+ * The whole HTTP surface: GraphQL (HTTP and SSE) at /graphql, health checks, the OpenAPI document,
+ * the dashboard's static files at /dashboard and every legacy REST route at its original path.
  */
 export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlight: { count: number }) {
   const app = new OpenAPIHono<HttpEnv>();
@@ -145,6 +146,7 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
     return c.json({ status: ready ? 'ready' : 'unavailable', database: db, redis }, ready ? 200 : 503);
   });
 
+  app.route('/', dashboardRoutes());
   app.route('/', oauthRoutes(deps));
   for (const routes of legacyRoutes(deps)) app.route('/', routes);
 

@@ -24,7 +24,9 @@ afterAll(() => {
 });
 
 function startServer(env: Record<string, string>) {
-  const child = spawn(tsx, ['src/main.ts'], { env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Node loading tsx in-process rather than the tsx CLI, which relays SIGTERM to a child and
+  // SIGKILLs it (exit 143) when the child does not acknowledge within 30 ms, as on a busy machine.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   let output = '';

@@ -13,7 +13,7 @@ import { reconcilePayments } from '../../src/modules/invoices/settlement.ts';
 
 export const GATEWAY_TIMEOUT_MS = 400;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

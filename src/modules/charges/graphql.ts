@@ -20,6 +20,7 @@ import { chargesRuntime } from './runtime.ts';
 import { INTERVALS } from './schedule.ts';
 import {
   callbackUrlCheck,
+  chargeTotals,
   chargeWhere,
   createCharge,
   deactivateCharge,
@@ -28,6 +29,7 @@ import {
   recordExternalPayment,
   updateCharge,
   type ChargeFilter,
+  type ChargeTotals,
 } from './service.ts';
 import { validateChargeChanges, validateNewCharge } from './validation.ts';
 
@@ -319,6 +321,25 @@ builder.queryField('charge', (t) =>
       const id = parseChargeId(String(args.id));
       return id === null ? null : ctx.deps.prisma.charge.findFirst({ ...query, where: { id, merchantId } });
     },
+  }),
+);
+
+const ChargeTotalsRef = builder.objectRef<ChargeTotals>('ChargeTotals').implement({
+  description: 'How many charges have one status and type, and their amount in minor units of `currency`.',
+  fields: (t) => ({
+    status: t.field({ type: ChargeStatusEnum, resolve: (totals) => totals.status }),
+    type: t.field({ type: ChargeTypeEnum, resolve: (totals) => totals.type }),
+    currency: t.exposeString('currency'),
+    count: t.exposeInt('count'),
+    amount: t.field({ type: 'BigInt', description: 'Centavos: the totals of normal charges, the amount of each occurrence of recurring ones.', resolve: (totals) => totals.amount }),
+  }),
+});
+
+builder.queryField('chargeTotals', (t) =>
+  t.field({
+    type: [ChargeTotalsRef],
+    description: 'Counts and sums of your charges per status, type and currency, for dashboards; empty ones are left out. Needs the scope `charges`.',
+    resolve: (_root, _args, ctx) => chargeTotals(ctx.deps.prisma, merchantOf(ctx).merchantId),
   }),
 );
 

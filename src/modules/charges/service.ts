@@ -646,3 +646,29 @@ export function findChargeByPaymentToken(db: Db, token: string): Promise<ChargeR
   if (!/^[0-9a-f]{32}$/.test(token)) return Promise.resolve(null);
   return db.charge.findUnique({ where: { paymentToken: token }, include: INCLUDE_RECORD });
 }
+
+export interface ChargeTotals {
+  status: ChargeStatus;
+  type: ChargeType;
+  currency: string;
+  count: number;
+  amount: bigint;
+}
+
+/** Charges per status, type and currency: how many, and their amount. */
+export async function chargeTotals(db: Db, merchantId: string): Promise<ChargeTotals[]> {
+  const rows = await db.charge.groupBy({
+    by: ['status', 'type', 'currency'],
+    where: { merchantId },
+    _count: { _all: true },
+    _sum: { amount: true },
+    orderBy: [{ status: 'asc' }, { type: 'asc' }, { currency: 'asc' }],
+  });
+  return rows.map((row) => ({
+    status: row.status as ChargeStatus,
+    type: row.type as ChargeType,
+    currency: row.currency,
+    count: row._count._all,
+    amount: row._sum.amount ?? 0n,
+  }));
+}

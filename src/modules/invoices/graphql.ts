@@ -272,6 +272,14 @@ const CreateLinkInput = builder.inputType('CreateReadyToPayLinkInput', {
   }),
 });
 
+function paymentWhere(merchantId: string, args: { status?: PaymentState[] | null; gateway?: GatewayName | null }) {
+  return {
+    merchantId,
+    ...(args.status?.length ? { state: { in: args.status } } : {}),
+    ...(args.gateway ? { gateway: args.gateway } : {}),
+  };
+}
+
 // ---- Queries --------------------------------------------------------------------------------
 
 builder.queryField('invoices', (t) =>
@@ -297,6 +305,25 @@ builder.queryField('invoice', (t) =>
     description: 'One invoice with its payments; null when unknown.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.deps.prisma.invoice.findFirst({ ...query, where: { id: String(args.id), merchantId: merchantOf(ctx) } }),
+  }),
+);
+
+builder.queryField('invoicePayments', (t) =>
+  t.prismaConnection({
+    type: 'InvoicePayment',
+    cursor: 'id',
+    description: "The merchant's payments across all invoices, newest first, optionally in some statuses and through one gateway.",
+    args: {
+      status: t.arg({ type: [PaymentStatusEnum], required: false, description: 'Any of these statuses.' }),
+      gateway: t.arg({ type: GatewayEnum, required: false }),
+    },
+    totalCount: (_parent, args, ctx) => ctx.deps.prisma.invoicePayment.count({ where: paymentWhere(merchantOf(ctx), args) }),
+    resolve: (query, _parent, args, ctx) =>
+      ctx.deps.prisma.invoicePayment.findMany({
+        ...query,
+        where: paymentWhere(merchantOf(ctx), args),
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
   }),
 );
 

@@ -9,6 +9,7 @@ import { balance, findAccountsByName, type Account } from '../../ledger/ledger.t
 import { CHARGE_FAILURES, MAX_BATCH_SIZE, PocketChargeError, type ChargeFailure } from './charge-failures.ts';
 import {
   chargePockets,
+  chargeTotals,
   findCharge,
   findPocket,
   findPocketGroup,
@@ -17,6 +18,7 @@ import {
   POCKET_CHARGED,
   POCKET_TOPIC,
   pocketAccountName,
+  type ChargeTotals,
 } from './service.ts';
 
 const need = { scope: 'pockets' } as const;
@@ -229,6 +231,42 @@ builder.queryField('pocketCharge', (t) =>
     description: 'Your recorded charge with this token, in any group, succeeded or failed; null when the token was never recorded.',
     args: { token: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => findCharge(ctx.deps.prisma, requireMerchant(ctx.principal, need).merchantId, args.token),
+  }),
+);
+
+builder.queryField('pocketCharges', (t) =>
+  t.prismaConnection({
+    type: 'PocketCharge',
+    cursor: 'id',
+    description: 'Your recorded charges in every group, newest first, optionally of one status.',
+    args: { status: t.arg({ type: ChargeStatus, required: false }) },
+    totalCount: (_parent, args, ctx) =>
+      ctx.deps.prisma.pocketCharge.count({ where: { merchantId: requireMerchant(ctx.principal, need).merchantId, ...(args.status ? { status: args.status } : {}) } }),
+    resolve: (query, _root, args, ctx) =>
+      ctx.deps.prisma.pocketCharge.findMany({
+        ...query,
+        where: { merchantId: requireMerchant(ctx.principal, need).merchantId, ...(args.status ? { status: args.status } : {}) },
+        orderBy: { id: 'desc' },
+      }),
+  }),
+);
+
+const ChargeTotalsRef = builder.objectRef<ChargeTotals>('PocketChargeTotals').implement({
+  description: "How many charges one group recorded with one status, and their amount in minor units of the group's currency.",
+  fields: (t) => ({
+    group: t.field({ type: PocketGroupRef, resolve: (totals, _args, ctx) => ctx.deps.prisma.pocketGroup.findUniqueOrThrow({ where: { id: totals.groupId } }) }),
+    currency: t.exposeString('currency'),
+    status: t.field({ type: ChargeStatus, resolve: (totals) => totals.status }),
+    count: t.exposeInt('count'),
+    amount: t.field({ type: 'BigInt', description: 'Failed charges count here with the amount they asked for.', resolve: (totals) => totals.amount }),
+  }),
+});
+
+builder.queryField('pocketChargeTotals', (t) =>
+  t.field({
+    type: [ChargeTotalsRef],
+    description: 'Counts and sums of your recorded charges per group and status, for dashboards; groups without charges are left out.',
+    resolve: (_root, _args, ctx) => chargeTotals(ctx.deps.prisma, requireMerchant(ctx.principal, need).merchantId),
   }),
 );
 

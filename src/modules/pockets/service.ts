@@ -502,3 +502,29 @@ async function chargeValid(
   );
   return results;
 }
+
+export interface ChargeTotals {
+  groupId: string;
+  currency: string;
+  status: 'success' | 'error';
+  count: number;
+  amount: bigint;
+}
+
+/** Recorded charges per group and status: how many, and what they asked for. */
+export async function chargeTotals(db: Db, merchantId: string): Promise<ChargeTotals[]> {
+  const [rows, groups] = await Promise.all([
+    db.pocketCharge.groupBy({ by: ['groupId', 'status'], where: { merchantId }, _count: { _all: true }, _sum: { amount: true } }),
+    db.pocketGroup.findMany({ where: { merchantId }, select: { id: true, slug: true, currency: true } }),
+  ]);
+  const groupOf = new Map(groups.map((group) => [group.id, group]));
+  return rows
+    .map((row) => ({
+      groupId: row.groupId,
+      currency: groupOf.get(row.groupId)!.currency,
+      status: row.status as 'success' | 'error',
+      count: row._count._all,
+      amount: row._sum.amount ?? 0n,
+    }))
+    .sort((a, b) => groupOf.get(a.groupId)!.slug.localeCompare(groupOf.get(b.groupId)!.slug) || a.status.localeCompare(b.status));
+}

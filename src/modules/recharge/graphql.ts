@@ -12,6 +12,7 @@ import {
   findRechargePayment,
   findRechargeProvider,
   parameterDefinitions,
+  paymentTotals,
   paymentWhere,
   rechargeBalance,
   rollbackRechargePayment,
@@ -19,6 +20,7 @@ import {
   updateRechargePayment,
   type PaymentFilter,
   type PaymentResult,
+  type PaymentTotals,
 } from './service.ts';
 import { checkCurrency, parseUserId, type ParameterDefinition } from './validation.ts';
 
@@ -191,6 +193,58 @@ builder.queryField('rechargePayment', (t) =>
     resolve: async (_query, _root, args, ctx) => findRechargePayment(ctx.deps, managePayments(ctx).merchantId, String(args.id)),
   }),
 );
+
+builder.queryField('rechargePayments', (t) =>
+  t.prismaConnection({
+    type: 'RechargePayment',
+    cursor: 'id',
+    description: 'Payments through all your providers, newest first. Needs the right "Manage payments".',
+    args: { state: t.arg({ type: PaymentStateEnum, required: false }) },
+    totalCount: (_root, args, ctx) =>
+      ctx.deps.prisma.rechargePayment.count({ where: { merchantId: managePayments(ctx).merchantId, ...(args.state ? { state: args.state } : {}) } }),
+    resolve: async (query, _root, args, ctx) => {
+      const merchant = managePayments(ctx);
+      await settleExpiredOfMerchant(ctx, merchant.merchantId);
+      return ctx.deps.prisma.rechargePayment.findMany({
+        ...query,
+        where: { merchantId: merchant.merchantId, ...(args.state ? { state: args.state } : {}) },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      });
+    },
+  }),
+);
+
+const TotalsRef = builder.objectRef<PaymentTotals>('RechargePaymentTotals').implement({
+  description: "How many payments through one provider are in one state, and their amount in the provider's currency (minor units).",
+  fields: (t) => ({
+    provider: t.prismaField({
+      type: 'RechargeProvider',
+      resolve: (query, totals, _args, ctx) => ctx.deps.prisma.rechargeProvider.findUniqueOrThrow({ ...query, where: { id: totals.providerId } }),
+    }),
+    currency: t.exposeString('currency'),
+    state: t.field({ type: PaymentStateEnum, resolve: (totals) => totals.state }),
+    count: t.exposeInt('count'),
+    amount: t.field({ type: 'BigInt', resolve: (totals) => totals.amount }),
+  }),
+});
+
+builder.queryField('rechargePaymentTotals', (t) =>
+  t.field({
+    type: [TotalsRef],
+    description: 'Counts and sums of your payments per provider and state, for dashboards; empty pairs are left out. Needs the right "Manage payments".',
+    resolve: async (_root, _args, ctx) => {
+      const merchant = managePayments(ctx);
+      await settleExpiredOfMerchant(ctx, merchant.merchantId);
+      return paymentTotals(ctx.deps.prisma, merchant.merchantId);
+    },
+  }),
+);
+
+/** Payments past their expiry are rolled back when read, so that no listing shows them pending. */
+async function settleExpiredOfMerchant(ctx: GraphQLContext, merchantId: string): Promise<void> {
+  const providers = await ctx.deps.prisma.rechargeProvider.findMany({ where: { merchantId }, select: { id: true, merchantId: true } });
+  for (const provider of providers) await settleExpiredPayments(ctx.deps, provider);
+}
 
 builder.queryField('rechargeBalance', (t) =>
   t.field({

@@ -473,3 +473,29 @@ export async function rechargeBalance(
   const account = await findAccount(db, input.merchantId, userAccountName(input.userId, input.currency));
   return { userId: input.userId, currency: input.currency, balance: account ? balance(account) : 0n, pending: account?.creditsPending ?? 0n };
 }
+
+export interface PaymentTotals {
+  providerId: string;
+  currency: string;
+  state: PaymentState;
+  count: number;
+  amount: bigint;
+}
+
+/** Payments per provider and state: how many, and their amount. */
+export async function paymentTotals(db: Db, merchantId: string): Promise<PaymentTotals[]> {
+  const rows = await db.rechargePayment.groupBy({
+    by: ['providerId', 'currency', 'state'],
+    where: { merchantId },
+    _count: { _all: true },
+    _sum: { amount: true },
+    orderBy: [{ providerId: 'asc' }, { currency: 'asc' }, { state: 'asc' }],
+  });
+  return rows.map((row) => ({
+    providerId: row.providerId,
+    currency: row.currency,
+    state: row.state as PaymentState,
+    count: row._count._all,
+    amount: row._sum.amount ?? 0n,
+  }));
+}

@@ -12,11 +12,13 @@ import {
   findWallet,
   quoteTopUp,
   topUpWallet,
+  transactionTotals,
   TXN_STATUS,
   walletBalance,
   type AppliedCharge,
   type PartyInfo,
   type TopUpQuote,
+  type TransactionTotals,
   type UserType,
 } from './service.ts';
 
@@ -233,6 +235,47 @@ builder.queryField('walletTransaction', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) =>
       ctx.deps.prisma.walletTransaction.findFirst({ ...query, where: { id: String(args.id).toLowerCase(), merchantId: merchantOf(ctx).merchantId } }),
+  }),
+);
+
+builder.queryField('walletTransactions', (t) =>
+  t.prismaConnection({
+    type: 'WalletTransaction',
+    cursor: 'id',
+    description: "Transactions of all the company's wallets, newest first, optionally in one currency.",
+    args: { currency: t.arg.string({ required: false }) },
+    totalCount: (_root, args, ctx) =>
+      ctx.deps.prisma.walletTransaction.count({
+        where: { merchantId: merchantOf(ctx).merchantId, ...(args.currency ? { currency: args.currency.toUpperCase() } : {}) },
+      }),
+    resolve: (query, _root, args, ctx) =>
+      ctx.deps.prisma.walletTransaction.findMany({
+        ...query,
+        where: { merchantId: merchantOf(ctx).merchantId, ...(args.currency ? { currency: args.currency.toUpperCase() } : {}) },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+  }),
+);
+
+const TransactionTotalsRef = builder.objectRef<TransactionTotals>('WalletTransactionTotals').implement({
+  description: 'How many transactions of one kind, status, payment mode and currency, and their amounts in minor units.',
+  fields: (t) => ({
+    kind: t.exposeString('kind'),
+    status: t.field({ type: TransactionStatus, resolve: (totals) => totals.status as 0 | 1 | 2 | 3 }),
+    paymentMode: t.field({ type: PaymentMode, resolve: (totals) => totals.paymentMode as 1 | 2 }),
+    currency: t.exposeString('currency'),
+    count: t.exposeInt('count'),
+    amount: t.field({ type: 'BigInt', description: 'What arrived from the card or bank.', resolve: (totals) => totals.amount }),
+    fee: t.field({ type: 'BigInt', resolve: (totals) => totals.fee }),
+    creditedAmount: t.field({ type: 'BigInt', description: 'What the wallets received.', resolve: (totals) => totals.creditedAmount }),
+  }),
+});
+
+builder.queryField('walletTransactionTotals', (t) =>
+  t.field({
+    type: [TransactionTotalsRef],
+    description: "Counts and sums of the company's wallet transactions per kind, status, payment mode and currency, for dashboards; empty ones are left out.",
+    resolve: (_root, _args, ctx) => transactionTotals(ctx.deps.prisma, merchantOf(ctx).merchantId),
   }),
 );
 

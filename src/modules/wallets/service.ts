@@ -598,3 +598,35 @@ export function decodeCharges(stored: unknown): AppliedCharge[] {
     amount: BigInt(charge.amount),
   }));
 }
+
+export interface TransactionTotals {
+  kind: string;
+  status: number;
+  paymentMode: number;
+  currency: string;
+  count: number;
+  amount: bigint;
+  fee: bigint;
+  creditedAmount: bigint;
+}
+
+/** Wallet transactions per kind, status, payment mode and currency: how many, and their amounts. */
+export async function transactionTotals(db: Db, merchantId: string): Promise<TransactionTotals[]> {
+  const rows = await db.walletTransaction.groupBy({
+    by: ['kind', 'status', 'paymentMode', 'currency'],
+    where: { merchantId },
+    _count: { _all: true },
+    _sum: { amount: true, fee: true, creditedAmount: true },
+    orderBy: [{ kind: 'asc' }, { status: 'asc' }, { paymentMode: 'asc' }, { currency: 'asc' }],
+  });
+  return rows.map((row) => ({
+    kind: row.kind,
+    status: row.status,
+    paymentMode: row.paymentMode,
+    currency: row.currency,
+    count: row._count._all,
+    amount: row._sum.amount ?? 0n,
+    fee: row._sum.fee ?? 0n,
+    creditedAmount: row._sum.creditedAmount ?? 0n,
+  }));
+}
