@@ -19,6 +19,8 @@ export interface App {
   database: Database;
   /** The whole HTTP app as a fetch handler, for in-process tests. */
   fetch(request: Request): Promise<Response>;
+  /** Every HTTP route as registered (method and path pattern, middleware included), for audits of the surface. */
+  routes(): { method: string; path: string }[];
   /** Listens on the configured port (0: a free one); answers the base URL. */
   listen(): Promise<string>;
   /** Stops accepting, finishes in-flight requests, closes WebSockets, the relay, Redis and the database. */
@@ -55,6 +57,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     deps,
     database,
     fetch: async (request) => http.fetch(request),
+    routes: () => http.routes.map(({ method, path }) => ({ method, path })),
     listen: async () => {
       server = createServer(getRequestListener(http.fetch));
       sockets = attachWebSocketServer(server, yoga, deps);
