@@ -3,6 +3,7 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { AccessError, AppError } from '../errors.ts';
+import { hasUnstorableText, ILL_FORMED_TEXT_MESSAGE } from '../lib/unicode.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext } from './context.ts';
 import { buildSchema } from './schema.ts';
@@ -50,6 +51,22 @@ const idempotencyExtension: Plugin<GraphQLContext> = {
   }),
 };
 
+/**
+ * Refuses variables holding text PostgreSQL cannot store (an unpaired surrogate from a JSON `\ud800`
+ * escape, or NUL) before any resolver runs; GraphQL's own lexer already refuses both in the query text. As an envelop hook it applies to
+ * HTTP, SSE and WebSocket operations alike.
+ */
+const wellFormedVariables: Plugin<GraphQLContext> = {
+  onExecute: ({ args, setResultAndStopExecution }) => {
+    if (hasUnstorableText(args.variableValues)) setResultAndStopExecution({ errors: [illFormed()] });
+  },
+  onSubscribe: ({ args, setResultAndStopExecution }) => {
+    if (hasUnstorableText(args.variableValues)) setResultAndStopExecution({ errors: [illFormed()] });
+  },
+};
+
+const illFormed = () => new GraphQLError(ILL_FORMED_TEXT_MESSAGE, { extensions: { code: 'VALIDATION_FAILED' } });
+
 export function createGraphQL(deps: Deps): Yoga {
   const { config } = deps;
   return createYoga<ServerContext, GraphQLContext>({
@@ -59,7 +76,7 @@ export function createGraphQL(deps: Deps): Yoga {
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: (error) => maskError(error, deps.logger) },
-    plugins: [idempotencyExtension],
+    plugins: [wellFormedVariables, idempotencyExtension],
     context: async (initial): Promise<GraphQLContext> => {
       const base = { deps, requestId: initial.requestId, logger: initial.logger, idempotency: [] };
       if (initial.wsPrincipal) return { ...base, principal: initial.wsPrincipal, idempotencyKey: null };

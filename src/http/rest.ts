@@ -4,6 +4,7 @@ import type { Database } from '../db/database.ts';
 import type { Deps } from '../deps.ts';
 import type { Yoga } from '../graphql/yoga.ts';
 import { uuidv7 } from '../lib/ids.ts';
+import { replaceNulInUrl, replaceUnstorableEscapes } from '../lib/unicode.ts';
 import type { Logger } from '../logger.ts';
 import { legacyRoutes } from '../modules/index.ts';
 import { oauthRoutes } from '../modules/merchants/oauth.ts';
@@ -57,6 +58,21 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
       onError: (c) => c.json({ error: 'payload_too_large', message: `The body is larger than ${MAX_BODY_BYTES} bytes.` }, 413),
     }),
   );
+
+  // Text PostgreSQL cannot store — unpaired surrogates (JSON `\ud800` escapes) and NUL (`\u0000`,
+  // `%00`) — becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
+  // the value in its own format instead of failing in the database. (GraphQL refuses such
+  // variables with a typed error instead.)
+  app.use('*', async (c, next) => {
+    if (c.req.path === yoga.graphqlEndpoint) return next();
+    const url = replaceNulInUrl(c.req.url);
+    if (url !== null) c.req.raw = new Request(url, c.req.raw);
+    if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method) && (c.req.header('content-type') ?? '').includes('json')) {
+      const body = replaceUnstorableEscapes(await c.req.raw.clone().text());
+      if (body !== null) c.req.raw = new Request(c.req.raw, { body });
+    }
+    return next();
+  });
 
   app.on(['GET', 'POST', 'OPTIONS'], yoga.graphqlEndpoint, (c) =>
     yoga.fetch(c.req.raw, { requestId: c.get('requestId'), logger: c.get('logger') }),

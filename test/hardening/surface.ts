@@ -109,6 +109,10 @@ export interface OpenApiOperation {
   /** Parameter names by place, and the body's property names (nested as `a.b`). */
   parameters: { name: string; in: string }[];
   bodyFields: string[];
+  /** The media type of the body, when it takes one. */
+  bodyType: string | null;
+  /** The statuses the document lists for the operation. */
+  statuses: number[];
 }
 
 /** Every operation of the published OpenAPI document, with its parameters and body fields. */
@@ -138,6 +142,8 @@ export async function openApiOperations(t: TestApp): Promise<OpenApiOperation[]>
         key: `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`,
         parameters: (operation.parameters ?? []).map((parameter: any) => ({ name: parameter.name, in: parameter.in })),
         bodyFields: [...new Set(fieldsOf(bodySchema, '', 0))],
+        bodyType: Object.keys(content)[0] ?? null,
+        statuses: Object.keys(operation.responses ?? {}).map(Number),
       });
     }
   }
