@@ -9,7 +9,7 @@ import { systemClock, type Clock, type Deps } from './deps.ts';
 import { createMemoryBus, createRedisBus } from './events/bus.ts';
 import { OutboxRelay } from './events/outbox.ts';
 import { createGraphQL } from './graphql/yoga.ts';
-import { createHttpApp } from './http/rest.ts';
+import { createHttpApp, withStorableUrl } from './http/rest.ts';
 import { attachWebSocketServer } from './http/websocket.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { modules } from './modules/index.ts';
@@ -56,10 +56,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   return {
     deps,
     database,
-    fetch: async (request) => http.fetch(request),
+    fetch: async (request) => http.fetch(withStorableUrl(request)),
     routes: () => http.routes.map(({ method, path }) => ({ method, path })),
     listen: async () => {
-      server = createServer(getRequestListener(http.fetch));
+      server = createServer(getRequestListener((request, env) => http.fetch(withStorableUrl(request), env)));
       sockets = attachWebSocketServer(server, yoga, deps);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

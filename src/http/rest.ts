@@ -28,6 +28,23 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
 }
 
 /**
+ * The request with `%00` (NUL, which PostgreSQL text cannot hold) in its URL replaced by U+FFFD.
+ * Applied before routing, since path parameters are taken from the URL the router matched.
+ */
+export function withStorableUrl(request: Request): Request {
+  const url = replaceNulInUrl(request.url);
+  if (url === null) return request;
+  const hasBody = request.body !== null && request.method !== 'GET' && request.method !== 'HEAD';
+  return new Request(url, {
+    method: request.method,
+    headers: request.headers,
+    body: hasBody ? request.body : undefined,
+    signal: request.signal,
+    ...(hasBody ? { duplex: 'half' } : {}),
+  } as RequestInit);
+}
+
+/**
  * The whole HTTP surface: GraphQL (HTTP and SSE) at /graphql, health checks, the OpenAPI document
  * and every legacy REST route at its original path.
  */
@@ -59,14 +76,12 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
     }),
   );
 
-  // Text PostgreSQL cannot store — unpaired surrogates (JSON `\ud800` escapes) and NUL (`\u0000`,
-  // `%00`) — becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
+  // Text PostgreSQL cannot store — unpaired surrogates (JSON `\ud800` escapes) and NUL (`\u0000`;
+  // `%00` in URLs is handled by withStorableUrl, before routing) — becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
   // the value in its own format instead of failing in the database. (GraphQL refuses such
   // variables with a typed error instead.)
   app.use('*', async (c, next) => {
     if (c.req.path === yoga.graphqlEndpoint) return next();
-    const url = replaceNulInUrl(c.req.url);
-    if (url !== null) c.req.raw = new Request(url, c.req.raw);
     if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method) && (c.req.header('content-type') ?? '').includes('json')) {
       const body = replaceUnstorableEscapes(await c.req.raw.clone().text());
       if (body !== null) c.req.raw = new Request(c.req.raw, { body });

@@ -123,10 +123,12 @@ const identifier = () => fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...own
 
 const STACK = /\n\s+at [^\n]+:\d+:\d+|node_modules|\.ts:\d+|Prisma|PrismaClient|TypeError|ReferenceError|SyntaxError: Unexpected/;
 
+/** The fuzzed merchant's money: its accounts' balances and its transfers (other suites share a PostgreSQL database). */
 async function ledgerFingerprint(): Promise<string> {
+  const where = { merchantId: own.merchant.merchantId };
   const [accounts, transfers] = await Promise.all([
-    t.app.deps.prisma.ledgerAccount.findMany({ orderBy: { id: 'asc' }, select: { id: true, debitsPosted: true, creditsPosted: true, debitsPending: true, creditsPending: true } }),
-    t.app.deps.prisma.ledgerTransfer.count(),
+    t.app.deps.prisma.ledgerAccount.findMany({ where, orderBy: { id: 'asc' }, select: { id: true, debitsPosted: true, creditsPosted: true, debitsPending: true, creditsPending: true } }),
+    t.app.deps.prisma.ledgerTransfer.count({ where }),
   ]);
   return JSON.stringify({ accounts, transfers }, (_, value) => (typeof value === 'bigint' ? value.toString() : value));
 }
@@ -395,6 +397,9 @@ describe('regressions found by fuzzing', () => {
   it('a NUL character in a legacy path, query or JSON body is judged by the route as U+FFFD, not a 500', async () => {
     const inPath = await t.request('GET', `/badje/v1/pockets/a%00b/charge/${uuidv7()}/`, { headers: valid.token });
     expect(inPath.status).toBe(404);
+    // Seed -2068614591 (on PostgreSQL): a batch posted to a group slug of NUL answered 500.
+    const batch = await t.request('POST', '/badje/v1/pockets/%00/charge/', { headers: valid.token, body: { charges: [] } });
+    expect(batch.status).toBe(404);
     const inQuery = await t.request('GET', '/service/resources/charges?status=%00', { headers: valid.basic });
     expect(inQuery.status).toBeLessThan(500);
     const created = await t.request('POST', '/invoice/create', { headers: valid.token, body: '{"totalAmount":1000,"title":"a\\u0000b","mobile":null,"email":null}' });
