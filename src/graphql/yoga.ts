@@ -52,9 +52,9 @@ const idempotencyExtension: Plugin<GraphQLContext> = {
 };
 
 /**
- * Refuses variables holding text PostgreSQL cannot store (an unpaired surrogate from a JSON `\ud800`
- * escape, or NUL) before any resolver runs; GraphQL's own lexer already refuses both in the query text. As an envelop hook it applies to
- * HTTP, SSE and WebSocket operations alike.
+ * Refuses variables holding text PostgreSQL cannot store (an unpaired surrogate from a JSON
+ * `\ud800` escape, or NUL) before any resolver runs; GraphQL's own lexer already refuses both in
+ * the query text. As an envelop hook it applies to HTTP, SSE and WebSocket operations alike.
  */
 const wellFormedVariables: Plugin<GraphQLContext> = {
   onExecute: ({ args, setResultAndStopExecution }) => {

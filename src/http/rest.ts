@@ -76,10 +76,10 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
     }),
   );
 
-  // Text PostgreSQL cannot store — unpaired surrogates (JSON `\ud800` escapes) and NUL (`\u0000`;
-  // `%00` in URLs is handled by withStorableUrl, before routing) — becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
-  // the value in its own format instead of failing in the database. (GraphQL refuses such
-  // variables with a typed error instead.)
+  // Text PostgreSQL cannot store in a JSON body (unpaired surrogates as `\ud800` escapes, and
+  // `\u0000`) becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
+  // the value in its own format instead of failing in the database. `%00` in URLs is handled by
+  // withStorableUrl, before routing; GraphQL refuses such variables with a typed error instead.
   app.use('*', async (c, next) => {
     if (c.req.path === yoga.graphqlEndpoint) return next();
     if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method) && (c.req.header('content-type') ?? '').includes('json')) {

@@ -1,27 +1,26 @@
 /**
- * Whether a value holds a string (or an object key) that is not well-formed UTF-16: a lone
- * surrogate, which JSON can carry as a `\ud800` escape. Such text cannot be stored (PostgreSQL
- * text is UTF-8, and the database driver refuses it), so it is dealt with at the edge instead of
- * failing deep inside a transaction: GraphQL refuses such variables, legacy JSON bodies have it
- * replaced (below).
+ * Whether a value holds a string (or an object key) that PostgreSQL text cannot store: an unpaired
+ * surrogate, which JSON can carry as a `\ud800` escape, or NUL. The database driver refuses such
+ * text, so it is dealt with at the edge instead of failing deep inside a transaction: GraphQL
+ * refuses such variables, legacy requests have it replaced (below).
  */
 export function hasUnstorableText(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (typeof value === 'string') return UNSTORABLE.test(value);
   if (depth > 64 || value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) return value.some((item) => hasUnstorableText(item, depth + 1));
-  return Object.entries(value).some(([key, item]) => LONE_SURROGATE.test(key) || hasUnstorableText(item, depth + 1));
+  return Object.entries(value).some(([key, item]) => UNSTORABLE.test(key) || hasUnstorableText(item, depth + 1));
 }
 
-// With the `u` flag a proper pair is one code point, so only unpaired halves match. NUL is
-// refused by PostgreSQL text as well.
-const LONE_SURROGATE = /\p{Surrogate}|\u0000/u;
+// With the `u` flag a proper pair is one code point, so only unpaired halves match.
+const UNSTORABLE = /\p{Surrogate}|\u0000/u;
 
 export const ILL_FORMED_TEXT_MESSAGE = 'The request contains text that cannot be stored: an unpaired surrogate or a NUL character.';
 
 /**
  * JSON text with every `\uXXXX` escape of an unpaired surrogate (or of NUL) replaced by `\ufffd`,
- * the replacement character, as a UTF-8 encoder does for the former; everything else is left byte for byte (some
- * routes read numbers from the source text). Answers null when there was nothing to replace.
+ * the replacement character, as a UTF-8 encoder does for the former; everything else is left byte
+ * for byte (some routes read numbers from the source text). Answers null when there was nothing
+ * to replace.
  */
 export function replaceUnstorableEscapes(text: string): string | null {
   if (!/\\u([dD][89a-fA-F]|0000)/.test(text)) return null;

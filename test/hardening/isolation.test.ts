@@ -549,7 +549,7 @@ async function subscriptionAnswer(document: string, variables: Record<string, un
   let text = `${response.status}\n`;
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
-  const deadline = setTimeout(() => controller.abort(), 1200);
+  const deadline = setTimeout(() => controller.abort(), 800);
   try {
     for (;;) {
       const { value, done } = await reader.read();
