@@ -162,6 +162,7 @@ export async function buildEstate(t: TestApp, name: string, operator: string): P
   if (!event) throw new Error('no published event');
   const credentials = await t.app.deps.prisma.credential.findMany({ where: { merchantId: merchant.merchantId }, select: { id: true } });
 
+  await settled(t, merchant.merchantId);
   return {
     merchant,
     auth,
@@ -194,6 +195,21 @@ export async function buildEstate(t: TestApp, name: string, operator: string): P
     idempotencyKey,
     credentialIds: credentials.map((credential) => credential.id),
   };
+}
+
+/**
+ * Waits until what the estate's requests set off after answering (gateway verification, the
+ * outbox relay, callback bookkeeping) has finished: two snapshots in a row are equal.
+ */
+async function settled(t: TestApp, merchantId: string): Promise<void> {
+  let previous = await snapshotMerchant(t, merchantId);
+  for (let waited = 0; waited < 10_000; waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const current = await snapshotMerchant(t, merchantId);
+    if (current === previous) return;
+    previous = current;
+  }
+  throw new Error('the estate did not settle within 10 s');
 }
 
 /**
