@@ -52,10 +52,19 @@ async function startServer(): Promise<{ child: ChildProcess; url: string; exited
   const exited = new Promise<void>((resolve) => child.on('exit', () => (children.delete(child), resolve())));
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
+    // A server that neither listens nor exits fails the test instead of hanging it.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not listen within 90 s: ${output.slice(-3000)}`));
+    }, 90_000);
+    child.on('exit', () => clearTimeout(timer));
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /"url":"([^"]+)"/.exec(output);
-      if (match) resolve(match[1]!);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
     });
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${output.slice(-3000)}`)));
@@ -113,8 +122,10 @@ interface Sent {
 
 function send(url: string, setup: Setup, request: Sent): Promise<Response> {
   const headers = { 'content-type': 'application/json', authorization: `Token ${setup.token}` };
-  if (request.kind === 'batch') return fetch(`${url}/badje/v1/pockets/${setup.slug}/charge/`, { method: 'POST', headers, body: JSON.stringify(request.body) });
-  return fetch(`${url}/digipay/v3/transaction/wallet_topup`, { method: 'POST', headers: { ...headers, companyid: setup.companyId }, body: JSON.stringify(request.body) });
+  // A request the restarted server never answers fails the test instead of hanging it.
+  const signal = AbortSignal.timeout(60_000);
+  if (request.kind === 'batch') return fetch(`${url}/badje/v1/pockets/${setup.slug}/charge/`, { method: 'POST', headers, body: JSON.stringify(request.body), signal });
+  return fetch(`${url}/digipay/v3/transaction/wallet_topup`, { method: 'POST', headers: { ...headers, companyid: setup.companyId }, body: JSON.stringify(request.body), signal });
 }
 
 async function expectApplied(response: Response, request: Sent): Promise<void> {
