@@ -333,7 +333,9 @@ describe('REST routes', () => {
       await run(
         fc.asyncProperty(restRequest(operation), async (request) => {
           const query = new URLSearchParams(Object.entries(request.query).filter(([, value]) => typeof value === 'string') as [string, string][]).toString();
-          const headers: Record<string, string> = { ...request.headers };
+          // A fresh connection per request: a route may answer before reading a hostile body, and Node
+          // then closes the connection, which the client could otherwise be reusing at that moment.
+          const headers: Record<string, string> = { ...request.headers, connection: 'close' };
           if (request.idempotencyKey !== undefined) headers['idempotency-key'] = `${request.idempotencyKey}-${uuidv7()}`;
           let body: string | undefined;
           if (request.body !== undefined) {
