@@ -10,7 +10,7 @@ import { createMemoryBus, createRedisBus } from './events/bus.ts';
 import { OutboxRelay } from './events/outbox.ts';
 import { SubscriptionRegistry } from './events/subscriptions.ts';
 import { createGraphQL } from './graphql/yoga.ts';
-import { createHttpApp } from './http/rest.ts';
+import { createHttpApp, withStorableUrl } from './http/rest.ts';
 import { attachWebSocketServer } from './http/websocket.ts';
 import { createRateLimiter } from './limits/rate-limiter.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -21,6 +21,8 @@ export interface App {
   database: Database;
   /** The whole HTTP app as a fetch handler, for in-process tests. */
   fetch(request: Request): Promise<Response>;
+  /** Every HTTP route as registered (method and path pattern, middleware included), for audits of the surface. */
+  routes(): { method: string; path: string }[];
   /** Listens on the configured port (0: a free one); answers the base URL. */
   listen(): Promise<string>;
   /** Stops accepting, finishes in-flight requests, closes WebSockets, the relay, Redis and the database. */
@@ -69,9 +71,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   return {
     deps,
     database,
-    fetch: async (request) => http.fetch(request),
+    fetch: async (request) => http.fetch(withStorableUrl(request)),
+    routes: () => http.routes.map(({ method, path }) => ({ method, path })),
     listen: async () => {
-      server = createServer(getRequestListener(http.fetch));
+      server = createServer(getRequestListener((request, env) => http.fetch(withStorableUrl(request), env)));
       sockets = attachWebSocketServer(server, yoga, deps);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

@@ -5,6 +5,7 @@ import type { Deps } from '../deps.ts';
 import { sseEventIds, subscriptionLimits, type ConnectionSubscriptions, type StreamCursor } from '../events/subscriptions.ts';
 import { AccessError, AppError } from '../errors.ts';
 import { armorPlugin, csrfPreventionPlugin, introspectionPlugin, rateLimitPlugin } from '../limits/graphql.ts';
+import { hasUnstorableText, ILL_FORMED_TEXT_MESSAGE } from '../lib/unicode.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext, OperationScope } from './context.ts';
 import { buildSchema } from './schema.ts';
@@ -70,6 +71,22 @@ const idempotencyExtension: Plugin<GraphQLContext> = {
   }),
 };
 
+/**
+ * Refuses variables holding text PostgreSQL cannot store (an unpaired surrogate from a JSON
+ * `\ud800` escape, or NUL) before any resolver runs; GraphQL's own lexer already refuses both in
+ * the query text. As an envelop hook it applies to HTTP, SSE and WebSocket operations alike.
+ */
+const wellFormedVariables: Plugin<GraphQLContext> = {
+  onExecute: ({ args, setResultAndStopExecution }) => {
+    if (hasUnstorableText(args.variableValues)) setResultAndStopExecution({ errors: [illFormed()] });
+  },
+  onSubscribe: ({ args, setResultAndStopExecution }) => {
+    if (hasUnstorableText(args.variableValues)) setResultAndStopExecution({ errors: [illFormed()] });
+  },
+};
+
+const illFormed = () => new GraphQLError(ILL_FORMED_TEXT_MESSAGE, { extensions: { code: 'VALIDATION_FAILED' } });
+
 export function createGraphQL(deps: Deps): Yoga {
   const { config } = deps;
   return createYoga<ServerContext, GraphQLContext>({
@@ -86,6 +103,7 @@ export function createGraphQL(deps: Deps): Yoga {
       armorPlugin(config),
       introspectionPlugin(config),
       rateLimitPlugin(deps.limiter),
+      wellFormedVariables,
       idempotencyExtension,
       subscriptionLimits(deps.subscriptions),
       sseEventIds(),

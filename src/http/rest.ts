@@ -6,6 +6,7 @@ import type { Database } from '../db/database.ts';
 import type { Deps } from '../deps.ts';
 import type { Yoga } from '../graphql/yoga.ts';
 import { uuidv7 } from '../lib/ids.ts';
+import { replaceNulInUrl, replaceUnstorableEscapes } from '../lib/unicode.ts';
 import type { Logger } from '../logger.ts';
 import { legacyRoutes, modules, type Refusal } from '../modules/index.ts';
 import { oauthRoutes } from '../modules/merchants/oauth.ts';
@@ -27,6 +28,23 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The request with `%00` (NUL, which PostgreSQL text cannot hold) in its URL replaced by U+FFFD.
+ * Applied before routing, since path parameters are taken from the URL the router matched.
+ */
+export function withStorableUrl(request: Request): Request {
+  const url = replaceNulInUrl(request.url);
+  if (url === null) return request;
+  const hasBody = request.body !== null && request.method !== 'GET' && request.method !== 'HEAD';
+  return new Request(url, {
+    method: request.method,
+    headers: request.headers,
+    body: hasBody ? request.body : undefined,
+    signal: request.signal,
+    ...(hasBody ? { duplex: 'half' } : {}),
+  } as RequestInit);
 }
 
 /**
@@ -113,6 +131,19 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
       }
     }
     return withActor(actorOf(principal, { action: `${c.req.method} ${c.req.path}`, requestId: c.get('requestId'), reason }), next);
+  });
+
+  // Text PostgreSQL cannot store in a JSON body (unpaired surrogates as `\ud800` escapes, and
+  // `\u0000`) becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
+  // the value in its own format instead of failing in the database. `%00` in URLs is handled by
+  // withStorableUrl, before routing; GraphQL refuses such variables with a typed error instead.
+  app.use('*', async (c, next) => {
+    if (c.req.path === yoga.graphqlEndpoint) return next();
+    if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method) && (c.req.header('content-type') ?? '').includes('json')) {
+      const body = replaceUnstorableEscapes(await c.req.raw.clone().text());
+      if (body !== null) c.req.raw = new Request(c.req.raw, { body });
+    }
+    return next();
   });
 
   app.on(['GET', 'POST', 'OPTIONS'], yoga.graphqlEndpoint, (c) =>

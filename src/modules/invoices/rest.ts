@@ -422,6 +422,7 @@ const routes = {
     responses: {
       302: { description: 'To the gateway’s payment page (or the result page once paid)' },
       200: { content: { 'text/html': { schema: z.string() } }, description: 'A form asking what the link leaves open' },
+      400: { content: { 'text/html': { schema: z.string() } }, description: 'A malformed query (amount, gateway or an unknown parameter)' },
       404: { content: { 'text/html': { schema: z.string() } }, description: 'Unknown link' },
       410: {
         content: { 'text/html': { schema: z.string() } },
@@ -498,7 +499,7 @@ const routes = {
     tags: ['invoices admin'],
     summary: 'Counts and sums of payments per status and gateway (operator credential)',
     request: { query: z.object({ merchantId: z.string().max(100).optional().openapi({ description: 'Extension: one merchant only.' }) }).strict() },
-    responses: { 200: json(PaymentsStatusView, 'Counts and sums'), 401: errors[401], 403: json(ErrorBody, 'Not an operator credential') },
+    responses: { 200: json(PaymentsStatusView, 'Counts and sums'), 400: errors[400], 401: errors[401], 403: json(ErrorBody, 'Not an operator credential') },
   }),
 };
 
