@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/lib/ids.ts';
 import { bearer } from '../recharge/helpers.ts';
 import { basic, expectLedgerBalanced, type TestApp } from '../support/app.ts';
-import { buildEstate, snapshotMerchant, startHardenedApp, type Estate } from './support.ts';
+import { buildEstate, settled, snapshotMerchant, startHardenedApp, type Estate } from './support.ts';
 import { documentFor, openApiOperations, rootFields, schema, type RootField } from './surface.ts';
 
 /**
@@ -266,6 +266,8 @@ describe('REST bodies', () => {
     for (const at of ['', ...(entry.nested ?? [])]) {
       it(`${key}${at ? ` (in ${at})` : ''} refuses or ignores merchantId, status, balance, fee, paidAt`, async () => {
         const planted = await entry.request();
+        // What earlier requests set off (gateway calls, callbacks) finishes first.
+        await settled(t, own.merchant.merchantId);
         const before = await databaseState();
         const send = (request: typeof planted) => t.request(request.method, request.path, { headers: { ...headers[entry.as], ...request.headers }, body: request.body });
         const response = await send({ ...planted, body: plant(planted.body, at) });

@@ -201,7 +201,7 @@ export async function buildEstate(t: TestApp, name: string, operator: string): P
  * Waits until what the estate's requests set off after answering (gateway verification, the
  * outbox relay, callback bookkeeping) has finished: two snapshots in a row are equal.
  */
-async function settled(t: TestApp, merchantId: string): Promise<void> {
+export async function settled(t: TestApp, merchantId: string): Promise<void> {
   let previous = await snapshotMerchant(t, merchantId);
   for (let waited = 0; waited < 10_000; waited += 250) {
     await new Promise((resolve) => setTimeout(resolve, 250));
