@@ -97,6 +97,20 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
   const restBodyLimit = limitBody(config.REST_MAX_BODY_BYTES);
   app.use('*', (c, next) => (isGraphQL(c) ? graphqlBodyLimit : restBodyLimit)(c, next));
 
+  // Text PostgreSQL cannot store in a JSON body (unpaired surrogates as `\ud800` escapes, and
+  // `\u0000`) becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
+  // the value in its own format instead of failing in the database. `%00` in URLs is handled by
+  // withStorableUrl, before routing; GraphQL refuses such variables with a typed error instead.
+  // Before any middleware reads the body: Hono keeps the first text it reads.
+  app.use('*', async (c, next) => {
+    if (c.req.path === yoga.graphqlEndpoint) return next();
+    if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method) && (c.req.header('content-type') ?? '').includes('json')) {
+      const body = replaceUnstorableEscapes(await c.req.raw.clone().text());
+      if (body !== null) c.req.raw = new Request(c.req.raw, { body });
+    }
+    return next();
+  });
+
   // REST requests: one operation each from the caller's rate budget, and the caller recorded as the
   // actor of any money they move (GraphQL does both per root field, in Yoga).
   app.use('*', async (c, next) => {
@@ -131,19 +145,6 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
       }
     }
     return withActor(actorOf(principal, { action: `${c.req.method} ${c.req.path}`, requestId: c.get('requestId'), reason }), next);
-  });
-
-  // Text PostgreSQL cannot store in a JSON body (unpaired surrogates as `\ud800` escapes, and
-  // `\u0000`) becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
-  // the value in its own format instead of failing in the database. `%00` in URLs is handled by
-  // withStorableUrl, before routing; GraphQL refuses such variables with a typed error instead.
-  app.use('*', async (c, next) => {
-    if (c.req.path === yoga.graphqlEndpoint) return next();
-    if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method) && (c.req.header('content-type') ?? '').includes('json')) {
-      const body = replaceUnstorableEscapes(await c.req.raw.clone().text());
-      if (body !== null) c.req.raw = new Request(c.req.raw, { body });
-    }
-    return next();
   });
 
   app.on(['GET', 'POST', 'OPTIONS'], yoga.graphqlEndpoint, (c) =>

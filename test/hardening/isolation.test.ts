@@ -78,6 +78,7 @@ const GRAPHQL: Record<string, GraphQLCase[]> = {
   'query.charges': [{ covers: ['customerId'], variables: (ids) => ({ customerId: ids.customerId }) }],
   'query.invoice': [{ covers: ['id'], variables: (ids) => ({ id: ids.invoiceId }) }],
   'query.invoicePayment': [{ covers: ['id'], variables: (ids) => ({ id: ids.paymentId }) }],
+  'query.auditLog': [{ covers: ['merchantId', 'requestId'], variables: (ids) => ({ merchantId: ids.merchantId, requestId: ids.idempotencyKey }) }],
   'query.invoicePaymentsStatus': [{ covers: ['merchantId'], variables: (ids) => ({ merchantId: ids.merchantId }) }],
   'query.pocket': [
     { covers: ['groupSlug', 'phoneNumber'], variables: (ids) => ({ groupSlug: ids.groupSlug, phoneNumber: ids.phoneNumber }) },
@@ -134,6 +135,9 @@ const GRAPHQL: Record<string, GraphQLCase[]> = {
       covers: ['idempotencyKey'],
       variables: (ids, own) => ({ provider: own.providerReference, userId: own.rechargeUserId, params: { amount: '7000' }, idempotencyKey: ids.idempotencyKey }),
     },
+  ],
+  'mutation.resolveInvoicePaymentRefund': [
+    { covers: ['paymentId', 'reference'], variables: (ids) => ({ paymentId: ids.paidPaymentId, reference: ids.paidAuthority, outcome: 'REFUNDED' }) },
   ],
   'mutation.createWallet': [{ covers: ['merchantId', 'username'], variables: (ids) => ({ merchantId: ids.merchantId, username: ids.walletUsername }) }],
   'mutation.deactivateCharge': [{ covers: ['id'], variables: (ids) => ({ id: ids.chargeId }) }],
@@ -426,6 +430,9 @@ const REST: Record<string, RestEntry> = {
     cases: [{ covers: ['id', 'card_token'], as: 'basic', request: (ids) => ({ method: 'PUT', path: `${CHARGES}?id=${ids.chargeId}`, body: { description: 'taken over' } }) }],
   },
   'GET /service/resources/charges': { cases: [{ covers: ['id'], as: 'basic', request: (ids) => ({ method: 'GET', path: `${CHARGES}?id=${ids.chargeId}` }) }] },
+  'GET /dashboard': { infrastructure: 'The dashboard page: static files, the same for everyone; its data comes through GraphQL.' },
+  'GET /dashboard/': { infrastructure: 'The dashboard page: static files, the same for everyone; its data comes through GraphQL.' },
+  'GET /dashboard/assets/:name': { infrastructure: "The dashboard's built scripts and styles, named by their content hash; no merchant data." },
   'GET /vpos': { capability: "The charge's payment link: its unguessable billing token is what the merchant hands to the payer." },
   'POST /vpos': { capability: "Paying through the charge's payment link: the billing token is the capability." },
 };
