@@ -190,11 +190,13 @@ describe('audit trail', () => {
         headers: { 'x-request-id': requestId('rejected-auth') },
       }),
     ];
-    const before = await t.app.deps.prisma.auditRecord.count();
-    const transfers = await t.app.deps.prisma.ledgerTransfer.count();
+    // This merchant's only: other suites share the database.
+    const own = { where: { merchantId: merchant.merchantId } };
+    const before = await t.app.deps.prisma.auditRecord.count(own);
+    const transfers = await t.app.deps.prisma.ledgerTransfer.count(own);
     await Promise.all(rejected);
-    expect(await t.app.deps.prisma.ledgerTransfer.count()).toBe(transfers);
-    expect(await t.app.deps.prisma.auditRecord.count()).toBe(before);
+    expect(await t.app.deps.prisma.ledgerTransfer.count(own)).toBe(transfers);
+    expect(await t.app.deps.prisma.auditRecord.count(own)).toBe(before);
   });
 
   it('answers operators (only) through GraphQL, filtered by merchant, request id and time, newest first, by pages', async () => {

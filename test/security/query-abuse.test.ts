@@ -209,7 +209,9 @@ describe('GraphQL abuse limits', () => {
   it('refuses a REST body over its size limit with 413 in each legacy API\'s own error format, changing nothing', async () => {
     const body = { padding: 'x'.repeat(5000) };
     const auth = { authorization: token(merchant), body };
-    const transfers = await t.app.deps.prisma.ledgerTransfer.count();
+    // This merchant's only: other suites share the database.
+    const own = { where: { merchantId: merchant.merchantId } };
+    const transfers = await t.app.deps.prisma.ledgerTransfer.count(own);
     const pockets = await t.request('POST', '/badje/v1/pockets/any/charge/', auth);
     expect(pockets.status).toBe(413);
     expect(pockets.json).toEqual({ detail: expect.any(String) });
@@ -228,7 +230,7 @@ describe('GraphQL abuse limits', () => {
     const oauth = await t.request('POST', '/oauth/token', auth);
     expect(oauth.status).toBe(413);
     expect(oauth.json.error).toBe('payload_too_large');
-    expect(await t.app.deps.prisma.ledgerTransfer.count()).toBe(transfers);
+    expect(await t.app.deps.prisma.ledgerTransfer.count(own)).toBe(transfers);
   });
 
   it('in production, hides the limits\' values and field suggestions, and refuses introspection', async () => {
