@@ -96,11 +96,22 @@ async function reversedAtGateway(connector: GatewayConnector, authority: string)
   }
 }
 
+/** A return of money to be asked of the gateway once the check that decided it has committed. */
+interface DeferredReturn {
+  attemptId: string;
+  input: { authority: string; amount: bigint; refId?: string; transactionId?: string };
+}
+
 /**
  * Gives money the payer paid but we must not keep (overpayment, a closed payment, a wrong
  * amount) back through the gateway. No answer leaves it `reverse_pending` for reconciliation to
  * retry where a repeat cannot pay twice (Zarinpal's reverse), else `reverse_unknown` for an
  * operator (`cli payments refund-resolve`); a refusal is `reverse_failed`, for an operator.
+ *
+ * Where a repeat could pay twice (Shepa), the gateway is not asked inside the check's
+ * transaction: the attempt is recorded `reverse_unknown` with it, and the return is asked only
+ * once that has committed (see returnDeferred). A process that dies in between, or during the
+ * call, leaves a return an operator settles, never one asked twice.
  */
 async function reverseAttempt(
   tx: Db,
@@ -109,19 +120,24 @@ async function reverseAttempt(
   verify: VerifyResult | null,
   reason: string,
   now: Date,
+  deferred: DeferredReturn[],
 ): Promise<AttemptStatus> {
   const refId = verify?.refId ?? attempt.refId ?? undefined;
   const transactionId = verify?.transactionId ?? attempt.transactionId ?? undefined;
   const amount = verify?.verifiedAmount ?? attempt.verifiedAmount ?? attempt.amount;
+  const input = { authority: attempt.authority, amount, ...(refId ? { refId } : {}), ...(transactionId ? { transactionId } : {}) };
   let status: AttemptStatus;
-  const repeatable = connector.refundRepeatable({ authority: attempt.authority, amount });
-  try {
-    const result = await connector.refund({ authority: attempt.authority, amount, ...(refId ? { refId } : {}), ...(transactionId ? { transactionId } : {}) });
-    status = result.outcome === 'refunded' || (await reversedAtGateway(connector, attempt.authority)) ? 'reversed' : 'reverse_failed';
-  } catch (error) {
-    if (!(error instanceof GatewayError)) throw error;
-    if (error instanceof GatewayUnavailableError) status = repeatable ? 'reverse_pending' : 'reverse_unknown';
-    else status = error instanceof GatewayRejectedError && repeatable ? 'reverse_pending' : 'reverse_failed';
+  if (!connector.refundRepeatable(input)) {
+    status = 'reverse_unknown';
+    deferred.push({ attemptId: attempt.id, input });
+  } else {
+    try {
+      const result = await connector.refund(input);
+      status = result.outcome === 'refunded' || (await reversedAtGateway(connector, attempt.authority)) ? 'reversed' : 'reverse_failed';
+    } catch (error) {
+      if (!(error instanceof GatewayError)) throw error;
+      status = error instanceof GatewayUnavailableError || error instanceof GatewayRejectedError ? 'reverse_pending' : 'reverse_failed';
+    }
   }
   await tx.invoicePaymentAttempt.update({
     where: { id: attempt.id },
@@ -136,6 +152,41 @@ async function reverseAttempt(
     },
   });
   return status;
+}
+
+/**
+ * Asks the gateway for returns decided by a committed check (see reverseAttempt). A confirmed
+ * return or an explicit refusal settles the attempt; no answer leaves it `reverse_unknown`.
+ */
+async function returnDeferred(deps: ServiceDeps, deferred: DeferredReturn[]): Promise<void> {
+  for (const { attemptId, input } of deferred) {
+    try {
+      const head = await deps.prisma.invoicePaymentAttempt.findUniqueOrThrow({ where: { id: attemptId } });
+      const connector = await connectorFor(deps.prisma, deps, head.merchantId, head.gateway as GatewayName);
+      let settled: AttemptStatus;
+      try {
+        const result = await connector.refund(input);
+        settled = result.outcome === 'refunded' || (await reversedAtGateway(connector, input.authority)) ? 'reversed' : 'reverse_failed';
+      } catch (error) {
+        if (!(error instanceof GatewayError)) throw error;
+        settled = error instanceof GatewayUnavailableError ? 'reverse_unknown' : 'reverse_failed';
+      }
+      await transact(deps, async (tx) => {
+        const locked = await lockPayment(tx, head.paymentId);
+        const attempt = await tx.invoicePaymentAttempt.findUniqueOrThrow({ where: { id: attemptId } });
+        if (!locked || attempt.status !== 'reverse_unknown') return;
+        const now = deps.clock.now();
+        if (settled !== 'reverse_unknown') await tx.invoicePaymentAttempt.update({ where: { id: attemptId }, data: { status: settled, updatedAt: now } });
+        let { payment } = locked;
+        if (payment.state === 'failed' && payment.authority === attempt.authority) {
+          payment = await tx.invoicePayment.update({ where: { id: payment.id }, data: { note: reversalNote(settled, input.amount), updatedAt: now } });
+        }
+        await recordReturn(tx, payment, attempt, settled, input.amount, now);
+      });
+    } catch (error) {
+      deps.logger.error({ err: error, attemptId }, 'returning money through the gateway failed; an operator settles it');
+    }
+  }
 }
 
 const reversalNote = (status: AttemptStatus, amount: bigint): string =>
@@ -153,9 +204,20 @@ const RETURN_EVENTS: Partial<Record<AttemptStatus, string>> = {
   reverse_failed: 'payment.return_failed',
 };
 
-/** Publishes what became of money returned through the gateway (after the payment's own transition). */
-async function recordReturn(tx: Db, payment: InvoicePayment, attempt: InvoicePaymentAttempt, status: AttemptStatus, amount: bigint, now: Date): Promise<void> {
-  const type = RETURN_EVENTS[status];
+/**
+ * Publishes what became of money returned through the gateway (after the payment's own
+ * transition); a return still to be asked (deferred) is `payment.return_pending`.
+ */
+async function recordReturn(
+  tx: Db,
+  payment: InvoicePayment,
+  attempt: InvoicePaymentAttempt,
+  status: AttemptStatus,
+  amount: bigint,
+  now: Date,
+  deferred: DeferredReturn[] = [],
+): Promise<void> {
+  const type = deferred.some((item) => item.attemptId === attempt.id) ? 'payment.return_pending' : RETURN_EVENTS[status];
   if (!type) return;
   await recordEvents(tx, [paymentEvent(payment, type, { attemptId: attempt.id, authority: attempt.authority, amount: amount.toString() })], now);
 }
@@ -172,6 +234,20 @@ export async function checkAttempt(
   deps: ServiceDeps,
   target: { paymentId: string; gateway: GatewayName; authority: string },
   hint: Hint,
+): Promise<CheckResult> {
+  const deferred: DeferredReturn[] = [];
+  const result = await checkInTransaction(deps, target, hint, deferred);
+  if (deferred.length === 0) return result;
+  await returnDeferred(deps, deferred);
+  const payment = result.payment && (await deps.prisma.invoicePayment.findUnique({ where: { id: result.payment.id } }));
+  return { ...result, payment: payment ?? result.payment };
+}
+
+function checkInTransaction(
+  deps: ServiceDeps,
+  target: { paymentId: string; gateway: GatewayName; authority: string },
+  hint: Hint,
+  deferred: DeferredReturn[],
 ): Promise<CheckResult> {
   return transact(deps, async (tx) => {
     const locked = await lockPayment(tx, target.paymentId);
@@ -196,8 +272,8 @@ export async function checkAttempt(
 
     if (view.kind === 'paid') {
       if (payment.state !== 'waiting') {
-        const status = await reverseAttempt(tx, connector, attempt, view.verify, `payment_${payment.state}`, now);
-        await recordReturn(tx, payment, attempt, status, view.verify.verifiedAmount ?? attempt.amount, now);
+        const status = await reverseAttempt(tx, connector, attempt, view.verify, `payment_${payment.state}`, now, deferred);
+        await recordReturn(tx, payment, attempt, status, view.verify.verifiedAmount ?? attempt.amount, now, deferred);
         deps.logger.warn({ paymentId: payment.id, attemptId: attempt.id, status }, 'money arrived for a closed payment; reversing it');
         return { outcome: 'late_attempt_reversed', payment };
       }
@@ -210,14 +286,14 @@ export async function checkAttempt(
       }
       if (!fits(invoice, payment)) {
         // Verified at the gateway, but crediting it would take the invoice past its total.
-        const status = await reverseAttempt(tx, connector, attempt, view.verify, 'overpayment', now);
+        const status = await reverseAttempt(tx, connector, attempt, view.verify, 'overpayment', now, deferred);
         payment = await movePayment(tx, payment, 'failed', 'overpayment', now, {
           gateway: attempt.gateway,
           authority: attempt.authority,
           redirectUrl: attempt.redirectUrl,
           note: reversalNote(status, payment.amount),
         });
-        await recordReturn(tx, payment, attempt, status, payment.amount, now);
+        await recordReturn(tx, payment, attempt, status, payment.amount, now, deferred);
         return { outcome: 'failed', payment };
       }
       const { verify } = view;
@@ -266,12 +342,12 @@ export async function checkAttempt(
       const status =
         taken === undefined
           ? await markAttempt(tx, attempt, 'failed', 'amount_mismatch', now)
-          : await reverseAttempt(tx, connector, attempt, view.verify, 'amount_mismatch', now);
+          : await reverseAttempt(tx, connector, attempt, view.verify, 'amount_mismatch', now, deferred);
       if (isCurrent) {
         const note = taken === undefined ? 'The gateway reported a paid amount different from the requested one.' : reversalNote(status, taken);
         payment = await movePayment(tx, payment, 'failed', 'amount_mismatch', now, { note });
       }
-      if (taken !== undefined) await recordReturn(tx, payment, attempt, status, taken, now);
+      if (taken !== undefined) await recordReturn(tx, payment, attempt, status, taken, now, deferred);
       return { outcome: isCurrent ? 'failed' : 'late_attempt_closed', payment };
     }
 
@@ -432,7 +508,7 @@ async function retryReversal(deps: ServiceDeps, attemptId: string): Promise<Atte
     if (!locked || attempt.status !== 'reverse_pending') return null;
     const connector = await connectorFor(tx, deps, attempt.merchantId, attempt.gateway as GatewayName);
     const now = deps.clock.now();
-    const status = await reverseAttempt(tx, connector, attempt, null, attempt.reason ?? 'retry', now);
+    const status = await reverseAttempt(tx, connector, attempt, null, attempt.reason ?? 'retry', now, []);
     let { payment } = locked;
     const amount = attempt.verifiedAmount ?? attempt.amount;
     if (payment.state === 'failed' && payment.authority === attempt.authority) {
