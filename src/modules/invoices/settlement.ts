@@ -96,6 +96,17 @@ async function reversedAtGateway(connector: GatewayConnector, authority: string)
   }
 }
 
+/** Asks the gateway to return money: whether it did, or the gateway error that kept it from answering. */
+async function askReturn(connector: GatewayConnector, input: DeferredReturn['input']): Promise<'reversed' | 'reverse_failed' | GatewayError> {
+  try {
+    const result = await connector.refund(input);
+    return result.outcome === 'refunded' || (await reversedAtGateway(connector, input.authority)) ? 'reversed' : 'reverse_failed';
+  } catch (error) {
+    if (error instanceof GatewayError) return error;
+    throw error;
+  }
+}
+
 /** A return of money to be asked of the gateway once the check that decided it has committed. */
 interface DeferredReturn {
   attemptId: string;
@@ -131,13 +142,9 @@ async function reverseAttempt(
     status = 'reverse_unknown';
     deferred.push({ attemptId: attempt.id, input });
   } else {
-    try {
-      const result = await connector.refund(input);
-      status = result.outcome === 'refunded' || (await reversedAtGateway(connector, attempt.authority)) ? 'reversed' : 'reverse_failed';
-    } catch (error) {
-      if (!(error instanceof GatewayError)) throw error;
-      status = error instanceof GatewayUnavailableError || error instanceof GatewayRejectedError ? 'reverse_pending' : 'reverse_failed';
-    }
+    const answer = await askReturn(connector, input);
+    if (!(answer instanceof GatewayError)) status = answer;
+    else status = answer instanceof GatewayUnavailableError || answer instanceof GatewayRejectedError ? 'reverse_pending' : 'reverse_failed';
   }
   await tx.invoicePaymentAttempt.update({
     where: { id: attempt.id },
@@ -163,14 +170,9 @@ async function returnDeferred(deps: ServiceDeps, deferred: DeferredReturn[]): Pr
     try {
       const head = await deps.prisma.invoicePaymentAttempt.findUniqueOrThrow({ where: { id: attemptId } });
       const connector = await connectorFor(deps.prisma, deps, head.merchantId, head.gateway as GatewayName);
-      let settled: AttemptStatus;
-      try {
-        const result = await connector.refund(input);
-        settled = result.outcome === 'refunded' || (await reversedAtGateway(connector, input.authority)) ? 'reversed' : 'reverse_failed';
-      } catch (error) {
-        if (!(error instanceof GatewayError)) throw error;
-        settled = error instanceof GatewayUnavailableError ? 'reverse_unknown' : 'reverse_failed';
-      }
+      const answer = await askReturn(connector, input);
+      const settled: AttemptStatus =
+        answer instanceof GatewayError ? (answer instanceof GatewayUnavailableError ? 'reverse_unknown' : 'reverse_failed') : answer;
       await transact(deps, async (tx) => {
         const locked = await lockPayment(tx, head.paymentId);
         const attempt = await tx.invoicePaymentAttempt.findUniqueOrThrow({ where: { id: attemptId } });
