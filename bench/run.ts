@@ -302,11 +302,14 @@ async function main(): Promise<number> {
     if (heap) stops.push(async () => heap.close());
     const startHeap = heap ? await heap.usedAfterGc() : null;
 
-    const baselines: Context['baselines'] = { yoga: null, bare: null };
+    const baselines: Context['baselines'] = { yoga: null, yogaUnlimited: null, bare: null };
     if (options.scenarios.includes('floor')) {
       const baselineEnv = { ...process.env, PORT: '0', BENCH_AUTHORIZATION: fixtures.authorization };
       const yoga = await startBaseline('bench/baselines/plain-yoga.ts', baselineEnv, pinned ? SERVER_CORE : null);
       stops.push(yoga.stop);
+      const yogaUnlimited = await startBaseline('bench/baselines/plain-yoga.ts', { ...baselineEnv, BENCH_YOGA_BODY_LIMIT: 'off' }, pinned ? SERVER_CORE : null);
+      stops.push(yogaUnlimited.stop);
+      baselines.yogaUnlimited = yogaUnlimited.url;
       const bare = await startBaseline('bench/baselines/bare-http.ts', baselineEnv, pinned ? SERVER_CORE : null);
       stops.push(bare.stop);
       baselines.yoga = yoga.url;

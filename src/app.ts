@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getRequestListener } from '@hono/node-server';
 import { Authenticator } from './auth/credentials.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
@@ -10,6 +9,7 @@ import { createMemoryBus, createRedisBus } from './events/bus.ts';
 import { OutboxRelay } from './events/outbox.ts';
 import { SubscriptionRegistry } from './events/subscriptions.ts';
 import { createGraphQL } from './graphql/yoga.ts';
+import { createRequestListener } from './http/listener.ts';
 import { createHttpApp, withStorableUrl } from './http/rest.ts';
 import { attachWebSocketServer } from './http/websocket.ts';
 import { createRateLimiter } from './limits/rate-limiter.ts';
@@ -74,7 +74,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     fetch: async (request) => http.fetch(withStorableUrl(request)),
     routes: () => http.routes.map(({ method, path }) => ({ method, path })),
     listen: async () => {
-      server = createServer(getRequestListener((request, env) => http.fetch(withStorableUrl(request), env)));
+      server = createServer(createRequestListener(deps, yoga, http, withStorableUrl, inFlight));
       sockets = attachWebSocketServer(server, yoga, deps);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', reject);

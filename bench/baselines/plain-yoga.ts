@@ -2,7 +2,9 @@
  * The GraphQL floor: a plain `createYoga` on `node:http` serving the floor query
  * (`{ viewer { credentialKind } }`) from a two-type schema, with the same bearer check the server
  * makes reduced to a string comparison. No Hono, no Pothos, no database. Listens on
- * 127.0.0.1:$PORT and prints its URL once listening.
+ * 127.0.0.1:$PORT and prints its URL once listening. With BENCH_YOGA_BODY_LIMIT=off, without
+ * Yoga's request body limit (`maxRequestBodySize: false`), which by default streams every body
+ * through a byte-counting transform.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,6 +32,7 @@ const yoga = createYoga({
   graphiql: false,
   landingPage: false,
   logging: false,
+  ...(process.env.BENCH_YOGA_BODY_LIMIT === 'off' ? { maxRequestBodySize: false as const } : {}),
   context: ({ request }) => ({ authorized: request.headers.get('authorization') === expected }),
 });
 

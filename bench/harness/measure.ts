@@ -52,7 +52,8 @@ export interface Context {
   startHeap: number | null;
   /** The server's heap through its inspector (memory scenario only). */
   heap: HeapProbe | null;
-  baselines: { yoga: string | null; bare: string | null };
+  /** `yogaUnlimited`: plain Yoga without its own request body limit. */
+  baselines: { yoga: string | null; yogaUnlimited: string | null; bare: string | null };
   /** PostgreSQL holding the raw baselines' tables, or null when none is reachable. */
   rawUrl: string | null;
   fixtures: Fixtures;

@@ -39,11 +39,13 @@ export const fullServerFloor = (id = 'floor-full') => floorVariant(id, 'full ser
 export async function floor(ctx: Context): Promise<Row[]> {
   const full = fullServerFloor();
   const yoga = floorVariant('floor-yoga', 'plain createYoga: { viewer }', (ctx) => ctx.baselines.yoga);
+  const unlimited = floorVariant('floor-yoga-unlimited', 'plain createYoga without its body limit: { viewer }', (ctx) => ctx.baselines.yogaUnlimited);
   const bare = floorVariant('floor-bare', 'bare node:http constant', (ctx) => ctx.baselines.bare);
-  const samples = await measure(ctx, [[full], [yoga], [bare]]);
+  const samples = await measure(ctx, [[full], [yoga], [unlimited], [bare]]);
   const get = (variant: Variant) => samples.get(variant.id)!;
   return [
     ratioRow('1 floor', 'full server vs plain Yoga', get(full), get(yoga), 0.8),
+    ratioRow('1 floor', 'full server vs plain Yoga without its body limit', get(full), get(unlimited), null),
     ratioRow('1 floor', 'full server vs bare node:http', get(full), get(bare), null),
     ratioRow('1 floor', 'plain Yoga vs bare node:http', get(yoga), get(bare), null),
   ];

@@ -13,7 +13,6 @@ import { buildSchema } from './schema.ts';
 /** What the HTTP layer (or the WebSocket server) hands to every GraphQL operation. */
 export interface ServerContext {
   requestId: string;
-  logger: Logger;
   /** Set by the WebSocket server, which authenticates once, at connection_init. */
   wsPrincipal?: Principal;
   /** Set by the WebSocket server: the connection's subscription count. */
@@ -22,18 +21,34 @@ export interface ServerContext {
   stream?: StreamCursor;
   /** Drops the client's connection (a WebSocket closed with 4008, an SSE response destroyed). */
   dropConnection?: () => void;
+  /** Set by the server's own listener: told the status once Yoga has the response. */
+  responded?: (status: number) => void;
 }
 
-function operationScope(dropConnection: (() => void) | undefined): OperationScope {
-  const controller = new AbortController();
-  return {
-    signal: controller.signal,
-    end: () => controller.abort(),
-    onOverflow: () => {
-      dropConnection?.();
-      controller.abort();
-    },
-  };
+/** An operation's lifetime; its signal is made only for the operations that listen (subscriptions). */
+class OperationLifetime implements OperationScope {
+  #controller: AbortController | undefined;
+  #ended = false;
+
+  constructor(private readonly dropConnection: (() => void) | undefined) {}
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#ended) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  end(): void {
+    this.#ended = true;
+    this.#controller?.abort();
+  }
+
+  onOverflow(): void {
+    this.dropConnection?.();
+    this.end();
+  }
 }
 
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -85,6 +100,11 @@ const wellFormedVariables: Plugin<GraphQLContext> = {
   },
 };
 
+/** Tells the server's listener that the response is ready (see ServerContext.responded). */
+const respondedHook: Plugin<GraphQLContext, ServerContext> = {
+  onResponse: ({ response, serverContext }) => serverContext?.responded?.(response.status),
+};
+
 const illFormed = () => new GraphQLError(ILL_FORMED_TEXT_MESSAGE, { extensions: { code: 'VALIDATION_FAILED' } });
 
 export function createGraphQL(deps: Deps): Yoga {
@@ -98,6 +118,10 @@ export function createGraphQL(deps: Deps): Yoga {
     maskedErrors: { maskError: (error) => maskError(error, deps.logger) },
     // One operation per request: a batch would multiply every limit below by its length.
     batching: false,
+    // The HTTP layer limits bodies (GRAPHQL_MAX_BODY_BYTES) before Yoga reads them: by their
+    // Content-Length, which Node holds them to, or while streaming them; Yoga's own limit would
+    // count every body once more through a transform stream.
+    maxRequestBodySize: false,
     plugins: [
       csrfPreventionPlugin(),
       armorPlugin(config),
@@ -107,14 +131,14 @@ export function createGraphQL(deps: Deps): Yoga {
       idempotencyExtension,
       subscriptionLimits(deps.subscriptions),
       sseEventIds(),
+      respondedHook,
     ],
     context: async (initial): Promise<GraphQLContext> => {
       const base = {
         deps,
         requestId: initial.requestId,
-        logger: initial.logger,
         idempotency: [],
-        operation: operationScope(initial.dropConnection),
+        operation: new OperationLifetime(initial.dropConnection),
         connection: initial.connection,
         stream: initial.stream,
       };

@@ -5,12 +5,12 @@ import { actorOf, reasonIn, withActor } from '../audit/actor.ts';
 import type { Database } from '../db/database.ts';
 import type { Deps } from '../deps.ts';
 import type { Yoga } from '../graphql/yoga.ts';
-import { uuidv7 } from '../lib/ids.ts';
 import { replaceNulInUrl, replaceUnstorableEscapes } from '../lib/unicode.ts';
 import type { Logger } from '../logger.ts';
 import { legacyRoutes, modules, type Refusal } from '../modules/index.ts';
 import { oauthRoutes } from '../modules/merchants/oauth.ts';
 import { dashboardRoutes } from './dashboard.ts';
+import { graphqlServerContext, logRequest, requestIdOf } from './listener.ts';
 
 export interface HttpVariables {
   requestId: string;
@@ -18,7 +18,6 @@ export interface HttpVariables {
 }
 export type HttpEnv = { Variables: HttpVariables };
 
-const REQUEST_ID = /^[\w.-]{1,128}$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 async function within<T>(ms: number, work: Promise<T>): Promise<T> {
@@ -55,12 +54,11 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
   const app = new OpenAPIHono<HttpEnv>();
 
   app.use('*', async (c, next) => {
-    const given = c.req.header('x-request-id');
-    const requestId = given && REQUEST_ID.test(given) ? given : uuidv7();
+    const started = performance.now();
+    const requestId = requestIdOf(c.req.header('x-request-id'));
     const logger = deps.logger.child({ requestId });
     c.set('requestId', requestId);
     c.set('logger', logger);
-    const started = performance.now();
     inFlight.count++;
     try {
       await next();
@@ -68,8 +66,7 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
       inFlight.count--;
     }
     c.header('x-request-id', requestId);
-    // The path only: query strings can carry tokens.
-    logger.info({ method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) }, 'request');
+    logRequest(deps.logger, requestId, c.req.method, c.req.path, c.res.status, started);
   });
   const { config } = deps;
   const isGraphQL = (c: Context) => c.req.path === yoga.graphqlEndpoint;
@@ -148,19 +145,15 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
   });
 
   app.on(['GET', 'POST', 'OPTIONS'], yoga.graphqlEndpoint, (c) =>
-    yoga.fetch(c.req.raw, {
-      requestId: c.get('requestId'),
-      logger: c.get('logger'),
-      stream: { lastEventId: c.req.header('last-event-id') || null, eventId: null },
-      // Under @hono/node-server: ends an SSE response whose client stopped reading.
-      dropConnection: () => {
-        const outgoing = (c.env as { outgoing?: { destroy(): void; destroyed: boolean } } | undefined)?.outgoing;
-        if (!outgoing || outgoing.destroyed) return;
-        deps.subscriptions.slowConsumersDropped++;
-        c.get('logger').warn('ending an SSE response whose client does not keep up');
-        outgoing.destroy();
-      },
-    }),
+    yoga.fetch(
+      c.req.raw,
+      graphqlServerContext(
+        deps,
+        { requestId: c.get('requestId'), lastEventId: c.req.header('last-event-id') || null },
+        // Under @hono/node-server, the Node response.
+        () => (c.env as { outgoing?: { destroy(): void; destroyed: boolean } } | undefined)?.outgoing,
+      ),
+    ),
   );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -105,7 +105,6 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
           socket: extra.socket,
           params: payload,
           requestId,
-          logger: deps.logger.child({ requestId, transport: 'ws' }),
           wsPrincipal: extra.principal,
           connection: extra.connection,
           dropConnection: () => dropSlow(extra.socket as WebSocket, 'subscription queue'),

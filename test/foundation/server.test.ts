@@ -49,6 +49,17 @@ describe('HTTP surface', () => {
     expect(given.headers.get('x-request-id')).toBe('abc-123');
     const made = await t.request('GET', '/healthz', { headers: { 'x-request-id': 'not valid!' } });
     expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    // GraphQL requests too, whether Yoga takes them from Node directly (a sized body) or through the
+    // HTTP app (a chunked one).
+    const graphql = (headers: Record<string, string>, body: BodyInit, init: object = {}) =>
+      fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, ...init });
+    const query = JSON.stringify({ query: '{ __typename }' });
+    expect((await graphql({ 'x-request-id': 'abc-124' }, query)).headers.get('x-request-id')).toBe('abc-124');
+    expect((await graphql({ 'x-request-id': 'abc-125' }, new Blob([query]).stream(), { duplex: 'half' })).headers.get('x-request-id')).toBe('abc-125');
+    const madeForGraphQL = (await graphql({}, query)).headers.get('x-request-id');
+    expect(madeForGraphQL).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // A UUIDv7 starts with the time in milliseconds.
+    expect(Math.abs(parseInt(madeForGraphQL!.replace('-', '').slice(0, 12), 16) - Date.now())).toBeLessThan(60_000);
   });
 });
 

@@ -169,6 +169,18 @@ describe('GraphQL abuse limits', () => {
       expect(res.status).toBe(413);
       expect(res.json.errors[0]).toEqual({ message: 'The request body is larger than 4096 bytes.', extensions: { code: 'PAYLOAD_TOO_LARGE' } });
 
+      // Without a Content-Length (chunked), the body is counted as it arrives: the same answers.
+      const chunked = async (variables: object) => {
+        const body = new Blob([JSON.stringify({ query: '{ viewer { credentialKind } }', variables })]).stream();
+        const headers = { authorization: token(merchant), 'content-type': 'application/json' };
+        const response = await fetch(`${t.url}/graphql`, { method: 'POST', headers, body, duplex: 'half' } as RequestInit);
+        return { status: response.status, json: await response.json() };
+      };
+      const large = await chunked({ padding: 'x'.repeat(5000) });
+      expect(large.status).toBe(413);
+      expect(large.json.errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+      expect(await chunked({})).toEqual({ status: 200, json: { data: { viewer: { credentialKind: 'token' } } } });
+
       const client = wsClient(t, token(merchant));
       const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as CloseEvent).code)));
       await expect(wsOperation(client, '{ viewer { merchant { name } } }', { padding: 'x'.repeat(5000) })).rejects.toBeDefined();

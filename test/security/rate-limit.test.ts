@@ -5,6 +5,7 @@ import { RIGHTS, SCOPES } from '../../src/auth/scopes.ts';
 import { countRootFields } from '../../src/limits/graphql.ts';
 import { walletBalance } from '../../src/modules/wallets/service.ts';
 import { parse } from 'graphql';
+import { Redis } from 'ioredis';
 import { bearer } from '../recharge/helpers.ts';
 import { basic, expectLedgerBalanced, startApp, TestClock, token, type TestApp } from '../support/app.ts';
 import { quietApp, spyOnResolvers, wsClient, wsOperation } from './support.ts';
@@ -220,6 +221,39 @@ describe.runIf(process.env.REDIS_URL)('rate limits shared through Redis', () => 
       expectRateLimited(await t.graphql(aliased(1), {}, { authorization: token(merchant) }));
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe.runIf(process.env.REDIS_URL)('rate limits leased from Redis', () => {
+  it('take budget a hundredth of the limit at a time, one lease for concurrent requests, and never more than the limit in all', async () => {
+    const limits = { ...LIMITS, RATE_LIMIT_OPERATIONS_PER_MINUTE: 500, RATE_LIMIT_MERCHANT_OPERATIONS_PER_MINUTE: 0 };
+    const first = await startApp(limits, { clock });
+    const second = await startApp(limits, { clock });
+    const redis = new Redis(process.env.REDIS_URL!);
+    try {
+      const merchant = await first.merchant();
+      const auth = { authorization: token(merchant) };
+      const counter = async () => Number(await redis.get(`ratelimit:credential:${merchant.tokenId}:${Math.floor(clock.now().getTime() / 60_000)}`));
+      const viewer = (app: TestApp) => app.graphql('{ viewer { credentialId } }', {}, auth);
+
+      // Three concurrent operations share one lease of 5 (500 / 100).
+      for (const res of await Promise.all([viewer(first), viewer(first), viewer(first)])) expect(res.errors).toBeUndefined();
+      expect(await counter()).toBe(5);
+      // An operation larger than a lease takes what it needs, no more.
+      for (const count of [195, 195, 100]) expect((await second.graphql(aliased(count), {}, auth)).errors).toBeUndefined();
+      expect(await counter()).toBe(495);
+      expectRateLimited(await second.graphql(aliased(6), {}, auth));
+      // The first instance spends its lease without asking Redis, then leases the last 5.
+      for (let i = 0; i < 3; i++) expect((await viewer(first)).errors).toBeUndefined();
+      expect(await counter()).toBe(500);
+      // All 500 are taken: the second instance is refused even though the first has 4 unused.
+      expectRateLimited(await viewer(second));
+      expect(await counter()).toBe(500);
+    } finally {
+      redis.disconnect();
+      await second.stop();
+      await first.stop();
     }
   });
 });
