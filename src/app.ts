@@ -40,13 +40,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const { prisma } = database;
   const busOptions = { queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT };
   const bus = config.REDIS_URL ? createRedisBus(config.REDIS_URL, logger, busOptions) : createMemoryBus(busOptions);
-  const relay = new OutboxRelay(prisma, bus, logger, { pollMs: config.OUTBOX_POLL_MS, retentionHours: config.EVENT_RETENTION_HOURS });
+  const relay = new OutboxRelay(database.sql, bus, logger, { pollMs: config.OUTBOX_POLL_MS, retentionHours: config.EVENT_RETENTION_HOURS });
   const clock = options.clock ?? systemClock;
   const limiter = createRateLimiter(config, clock, logger);
   await limiter.connect();
   const deps: Deps = {
     config,
     prisma,
+    sql: database.sql,
     bus,
     relay,
     logger,

@@ -1,6 +1,7 @@
 import type { Authenticator } from './auth/credentials.ts';
 import type { Config } from './config.ts';
 import type { Db, Prisma } from './db/database.ts';
+import type { Sql, SqlDatabase } from './db/sql.ts';
 import type { EventBus } from './events/bus.ts';
 import type { OutboxRelay } from './events/outbox.ts';
 import type { SubscriptionRegistry } from './events/subscriptions.ts';
@@ -17,6 +18,8 @@ export const systemClock: Clock = { now: () => new Date() };
 export interface Deps {
   config: Config;
   prisma: Prisma;
+  /** Raw SQL and raw transactions on the same database, for hot paths. */
+  sql: SqlDatabase;
   bus: EventBus;
   relay: OutboxRelay;
   logger: Logger;
@@ -37,6 +40,13 @@ const TRANSACTION_OPTIONS = { maxWait: 30_000, timeout: 60_000 } as const;
  */
 export async function transact<T>(deps: Pick<Deps, 'prisma' | 'relay'>, fn: (tx: Db) => Promise<T>): Promise<T> {
   const result = await deps.prisma.$transaction(fn, TRANSACTION_OPTIONS);
+  deps.relay.kick();
+  return result;
+}
+
+/** As transact, in a raw transaction: for hot paths whose statements are all raw SQL. */
+export async function transactSql<T>(deps: Pick<Deps, 'sql' | 'relay'>, fn: (tx: Sql) => Promise<T>): Promise<T> {
+  const result = await deps.sql.transaction(fn);
   deps.relay.kick();
   return result;
 }

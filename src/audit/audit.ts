@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.ts';
+import type { WriteBatch } from '../db/write-batch.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { currentActor, type AuditActor } from './actor.ts';
 
@@ -24,7 +24,7 @@ export interface AuditedTransfer {
  * by PostgreSQL's own id and start time, which never repeat together, and the request by its id
  * (calls coalesced into one transaction, as pocket charges are, keep a record each).
  */
-export async function recordAudit(db: Db, transfers: AuditedTransfer[], now: Date): Promise<void> {
+export function recordAudit(writes: WriteBatch, transfers: AuditedTransfer[], now: Date): void {
   if (transfers.length === 0) return;
   const current = currentActor();
   const groups = new Map<string, { merchantId: string; actor: AuditActor | undefined; transfers: AuditedTransfer[] }>();
@@ -35,37 +35,46 @@ export async function recordAudit(db: Db, transfers: AuditedTransfer[], now: Dat
     if (group) group.transfers.push(transfer);
     else groups.set(key, { merchantId: transfer.merchantId, actor, transfers: [transfer] });
   }
-  for (const { merchantId, actor, transfers: own } of groups.values()) {
-    const listed = own.map((t) => ({
-      id: t.id,
-      code: t.code,
-      kind: t.kind,
-      amount: t.amount.toString(),
-      currency: t.currency,
-      debitAccountId: t.debitAccountId,
-      creditAccountId: t.creditAccountId,
-      pendingId: t.pendingId,
-    }));
-    await db.$executeRawUnsafe(
-      `INSERT INTO audit_log
-         (id, transaction_key, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfers, created_at)
-       VALUES ($1, txid_current()::text || ':' || extract(epoch FROM transaction_timestamp())::text || ':' || coalesce($9, ''),
-               $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::timestamptz)
-       ON CONFLICT (transaction_key, merchant_id) DO UPDATE SET transfers = audit_log.transfers || EXCLUDED.transfers`,
-      uuidv7(now.getTime()),
-      merchantId,
-      actor?.kind ?? 'system',
-      actor?.credentialId ?? null,
-      actor?.credentialKind ?? null,
-      actor?.staffId ?? null,
-      actor?.operator ?? null,
-      actor?.action ?? own[0]!.code,
-      actor?.requestId ?? null,
-      actor?.reason ?? null,
-      JSON.stringify(listed),
-      now.toISOString(),
-    );
-  }
+  const records = [...groups.values()].map(({ merchantId, actor, transfers: own }) => ({
+    merchantId,
+    actor,
+    action: actor?.action ?? own[0]!.code,
+    transfers: JSON.stringify(
+      own.map((t) => ({
+        id: t.id,
+        code: t.code,
+        kind: t.kind,
+        amount: t.amount.toString(),
+        currency: t.currency,
+        debitAccountId: t.debitAccountId,
+        creditAccountId: t.creditAccountId,
+        pendingId: t.pendingId,
+      })),
+    ),
+  }));
+  // One row per merchant and request; their keys differ, so one statement can write them all.
+  writes.add(
+    `INSERT INTO audit_log
+       (id, transaction_key, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfers, created_at)
+     SELECT v.id, txid_current()::text || ':' || extract(epoch FROM transaction_timestamp())::text || ':' || coalesce(v.request_id, ''),
+            v.merchant_id, v.actor_kind, v.credential_id, v.credential_kind, v.staff_id, v.operator, v.action, v.request_id, v.reason,
+            v.transfers, $12::timestamptz
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[])
+       AS v(id, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfers)
+     ON CONFLICT (transaction_key, merchant_id) DO UPDATE SET transfers = audit_log.transfers || EXCLUDED.transfers`,
+    records.map(() => uuidv7(now.getTime())),
+    records.map((r) => r.merchantId),
+    records.map((r) => r.actor?.kind ?? 'system'),
+    records.map((r) => r.actor?.credentialId ?? null),
+    records.map((r) => r.actor?.credentialKind ?? null),
+    records.map((r) => r.actor?.staffId ?? null),
+    records.map((r) => r.actor?.operator ?? null),
+    records.map((r) => r.action),
+    records.map((r) => r.actor?.requestId ?? null),
+    records.map((r) => r.actor?.reason ?? null),
+    records.map((r) => r.transfers),
+    now.toISOString(),
+  );
 }
 
 export interface AuditQuery {

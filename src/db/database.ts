@@ -8,6 +8,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from '../config.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { migrate, type SqlExecutor } from './migrate.ts';
+import { pgliteSql, pgSql, type SqlDatabase } from './sql.ts';
 
 export type Prisma = PrismaClient;
 /** A Prisma client or an interactive transaction: what services take as their database handle. */
@@ -15,6 +16,8 @@ export type Db = Omit<PrismaClient, '$connect' | '$disconnect' | '$on' | '$trans
 
 export interface Database {
   prisma: PrismaClient;
+  /** Raw SQL on the same database, and raw transactions, for hot paths (see Sql). */
+  sql: SqlDatabase;
   kind: 'pglite' | 'postgres';
   /** Throws when the database cannot answer. */
   ping(): Promise<void>;
@@ -81,6 +84,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     const prisma = new PrismaClient({ adapter: pgliteAdapter(pglite) });
     return {
       prisma,
+      sql: pgliteSql(pglite),
       kind: 'pglite',
       ping: async () => void (await pglite.query('SELECT 1')),
       close: async () => {
@@ -116,6 +120,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
+    sql: pgSql(pool, pg.types),
     kind: 'postgres',
     ping: async () => void (await pool.query('SELECT 1')),
     close: async () => {

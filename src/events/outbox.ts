@@ -1,4 +1,6 @@
-import type { Db, Prisma } from '../db/database.ts';
+import type { Db } from '../db/database.ts';
+import type { Sql, SqlDatabase } from '../db/sql.ts';
+import { WriteBatch } from '../db/write-batch.ts';
 import type { Logger } from '../logger.ts';
 import { MERCHANT_STREAM, type EventBus, type EventMessage } from './bus.ts';
 
@@ -12,10 +14,13 @@ export interface NewEvent {
   data?: Record<string, unknown>;
 }
 
-/** Writes events to the outbox inside the caller's transaction, so they commit with the change. */
-export async function recordEvents(db: Db, events: NewEvent[], now = new Date()): Promise<void> {
+/**
+ * Writes events to the outbox inside the caller's transaction, so they commit with the change; into
+ * a WriteBatch, with the batch's other writes.
+ */
+export async function recordEvents(db: Sql | WriteBatch, events: NewEvent[], now = new Date()): Promise<void> {
   if (events.length === 0) return;
-  await db.$executeRawUnsafe(
+  const statement = [
     `INSERT INTO events (merchant_id, type, topic, object_id, payload, occurred_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[])`,
     events.map((e) => e.merchantId),
@@ -24,7 +29,9 @@ export async function recordEvents(db: Db, events: NewEvent[], now = new Date())
     events.map((e) => e.objectId),
     events.map((e) => JSON.stringify(e.data ?? {})),
     events.map(() => now.toISOString()),
-  );
+  ] as const;
+  if (db instanceof WriteBatch) db.add(...statement);
+  else await db.$executeRawUnsafe(...statement);
 }
 
 export interface EventRow {
@@ -83,7 +90,8 @@ export class OutboxRelay {
   #lastPrune = 0;
 
   constructor(
-    private readonly prisma: Prisma,
+    /** Raw transactions: the relay runs after every commit, so its statements should cost little. */
+    private readonly sql: SqlDatabase,
     private readonly bus: EventBus,
     private readonly logger: Logger,
     private readonly options: { pollMs: number; retentionHours: number },
@@ -141,7 +149,7 @@ export class OutboxRelay {
    * same positions, which subscribers drop as repeats.
    */
   async publishBatch(limit = PUBLISH_BATCH): Promise<number> {
-    await this.prisma.$transaction(async (tx) => {
+    await this.sql.transaction(async (tx) => {
       const [cursor] = await tx.$queryRawUnsafe<{ last_seq: bigint }[]>(
         `INSERT INTO event_cursor (id, last_seq) VALUES (1, 0)
          ON CONFLICT (id) DO UPDATE SET last_seq = event_cursor.last_seq RETURNING last_seq`,
@@ -152,15 +160,17 @@ export class OutboxRelay {
       );
       if (unnumbered.length === 0) return;
       const last = cursor!.last_seq + BigInt(unnumbered.length);
-      await tx.$executeRawUnsafe(
+      const writes = new WriteBatch();
+      writes.add(
         `UPDATE events AS e SET seq = v.seq
          FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seq) WHERE e.id = v.id`,
         unnumbered.map((row) => row.id.toString()),
         unnumbered.map((_, index) => (cursor!.last_seq + BigInt(index + 1)).toString()),
       );
-      await tx.$executeRawUnsafe(`UPDATE event_cursor SET last_seq = $1::bigint WHERE id = 1`, last.toString());
+      writes.add(`UPDATE event_cursor SET last_seq = $1::bigint WHERE id = 1`, last.toString());
+      await writes.run(tx);
     });
-    return this.prisma.$transaction(async (tx) => {
+    return this.sql.transaction(async (tx) => {
       await tx.$queryRawUnsafe(`SELECT last_seq FROM event_cursor WHERE id = 1 FOR UPDATE`);
       const rows = await tx.$queryRawUnsafe<EventRow[]>(
         `SELECT seq, merchant_id, type, topic, object_id, payload, occurred_at FROM events
@@ -188,7 +198,7 @@ export class OutboxRelay {
   async #prune(): Promise<void> {
     if (Date.now() - this.#lastPrune < 60_000) return;
     this.#lastPrune = Date.now();
-    await this.prisma.$executeRawUnsafe(
+    await this.sql.$executeRawUnsafe(
       `DELETE FROM events WHERE published_at IS NOT NULL AND occurred_at < now() - make_interval(hours => $1)`,
       this.options.retentionHours,
     );

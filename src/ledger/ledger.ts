@@ -16,7 +16,8 @@
  */
 import type { AuditActor } from '../audit/actor.ts';
 import { recordAudit, type AuditedTransfer } from '../audit/audit.ts';
-import type { Db } from '../db/database.ts';
+import { WriteBatch } from '../db/write-batch.ts';
+import type { Sql } from '../db/sql.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
 export interface AccountSpec {
@@ -114,7 +115,7 @@ function toAccount(row: AccountRow): Account {
 }
 
 /** Opens the accounts that do not exist yet (by merchant and name) and returns all of them by name. */
-export async function openAccounts(db: Db, specs: AccountSpec[]): Promise<Map<string, Account>> {
+export async function openAccounts(db: Sql, specs: AccountSpec[]): Promise<Map<string, Account>> {
   if (specs.length === 0) return new Map();
   const merchantId = specs[0]!.merchantId;
   if (specs.some((spec) => spec.merchantId !== merchantId)) throw new Error('openAccounts takes one merchant at a time');
@@ -136,7 +137,7 @@ export async function openAccounts(db: Db, specs: AccountSpec[]): Promise<Map<st
   );
 }
 
-export async function findAccountsByName(db: Db, merchantId: string, names: string[]): Promise<Map<string, Account>> {
+export async function findAccountsByName(db: Sql, merchantId: string, names: string[]): Promise<Map<string, Account>> {
   const rows = await db.$queryRawUnsafe<AccountRow[]>(
     `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE merchant_id = $1 AND name = ANY($2::text[])`,
     merchantId,
@@ -145,12 +146,12 @@ export async function findAccountsByName(db: Db, merchantId: string, names: stri
   return new Map(rows.map((row) => [row.name, toAccount(row)]));
 }
 
-export async function findAccount(db: Db, merchantId: string, name: string): Promise<Account | null> {
+export async function findAccount(db: Sql, merchantId: string, name: string): Promise<Account | null> {
   return (await findAccountsByName(db, merchantId, [name])).get(name) ?? null;
 }
 
 /** Changes an account's floor (e.g. a spending cap). Refused if the current balance is already below it. */
-export async function setFloor(db: Db, accountId: string, floor: bigint | null): Promise<boolean> {
+export async function setFloor(db: Sql, accountId: string, floor: bigint | null): Promise<boolean> {
   const changed = await db.$executeRawUnsafe(
     `UPDATE ledger_accounts SET floor = $2::bigint, updated_at = now()
      WHERE id = $1 AND ($2::bigint IS NULL OR credits_posted - debits_posted - debits_pending >= $2::bigint)`,
@@ -160,7 +161,7 @@ export async function setFloor(db: Db, accountId: string, floor: bigint | null):
   return changed === 1;
 }
 
-async function lockAccounts(db: Db, ids: string[]): Promise<Map<string, Account>> {
+async function lockAccounts(db: Sql, ids: string[]): Promise<Map<string, Account>> {
   const rows = await db.$queryRawUnsafe<AccountRow[]>(
     `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     [...new Set(ids)],
@@ -168,9 +169,9 @@ async function lockAccounts(db: Db, ids: string[]): Promise<Map<string, Account>
   return new Map(rows.map((row) => [row.id, toAccount(row)]));
 }
 
-async function saveBalances(db: Db, accounts: Account[]): Promise<void> {
+function saveBalances(writes: WriteBatch, accounts: Account[]): void {
   if (accounts.length === 0) return;
-  await db.$executeRawUnsafe(
+  writes.add(
     `UPDATE ledger_accounts AS a
      SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq, credits_pending = v.cq, updated_at = now()
      FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(id, dp, cp, dq, cq)
@@ -183,11 +184,11 @@ async function saveBalances(db: Db, accounts: Account[]): Promise<void> {
   );
 }
 
-async function insertTransfers(db: Db, transfers: Transfer[]): Promise<void> {
+function insertTransfers(writes: WriteBatch, transfers: Transfer[]): void {
   if (transfers.length === 0) return;
   // A concurrent transaction inserting the same key makes this one wait for it and then fail
   // on the unique index: the key is spent at most once even if a caller skipped its own check.
-  await db.$executeRawUnsafe(
+  writes.add(
     `INSERT INTO ledger_transfers
        (id, merchant_id, key, debit_account_id, credit_account_id, amount, currency, kind, pending_id, expires_at, code, created_at)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
@@ -209,9 +210,11 @@ async function insertTransfers(db: Db, transfers: Transfer[]): Promise<void> {
 
 /**
  * Applies transfers in order, each judged on its own: one that would break a floor fails alone
- * and the following ones see the balances without it. Costs four statements for any batch size.
+ * and the following ones see the balances without it. Costs three statements for any batch size
+ * (the accounts' locks, the keys already spent, then every write at once), or two when the caller
+ * hands a WriteBatch, which then holds the writes until the caller runs it with its own.
  */
-export async function createTransfers(db: Db, requests: TransferRequest[], now = new Date()): Promise<TransferOutcome[]> {
+export async function createTransfers(db: Sql, requests: TransferRequest[], now = new Date(), writes?: WriteBatch): Promise<TransferOutcome[]> {
   if (requests.length === 0) return [];
   const accounts = await lockAccounts(
     db,
@@ -275,9 +278,11 @@ export async function createTransfers(db: Db, requests: TransferRequest[], now =
     audited.push(r.actor ? { ...transfer, actor: r.actor } : transfer);
     return { ok: true, transfer };
   });
-  await insertTransfers(db, accepted);
-  await saveBalances(db, [...touched]);
-  await recordAudit(db, audited, now);
+  const batch = writes ?? new WriteBatch();
+  insertTransfers(batch, accepted);
+  saveBalances(batch, [...touched]);
+  recordAudit(batch, audited, now);
+  if (!writes) await batch.run(db);
   return outcomes;
 }
 
@@ -314,7 +319,7 @@ function toTransfer(row: TransferRow): Transfer {
   };
 }
 
-export async function findTransfer(db: Db, merchantId: string, id: string): Promise<Transfer | null> {
+export async function findTransfer(db: Sql, merchantId: string, id: string): Promise<Transfer | null> {
   const rows = await db.$queryRawUnsafe<TransferRow[]>(
     `SELECT * FROM ledger_transfers WHERE id = $1 AND merchant_id = $2`,
     id,
@@ -334,7 +339,7 @@ export type ResolveOutcome =
  * An expired pending transfer can only be voided.
  */
 export async function resolvePendingTransfer(
-  db: Db,
+  db: Sql,
   input: { merchantId: string; pendingId: string; action: 'post' | 'void'; amount?: bigint; key: string; code: string },
   now = new Date(),
 ): Promise<ResolveOutcome> {
@@ -377,15 +382,17 @@ export async function resolvePendingTransfer(
     code: input.code,
     createdAt: now,
   };
-  await insertTransfers(db, [transfer]);
-  await db.$executeRawUnsafe(`UPDATE ledger_transfers SET resolved_at = $2::timestamptz WHERE id = $1`, row.id, now.toISOString());
-  await saveBalances(db, [debit, credit]);
-  await recordAudit(db, [transfer], now);
+  const writes = new WriteBatch();
+  insertTransfers(writes, [transfer]);
+  writes.add(`UPDATE ledger_transfers SET resolved_at = $2::timestamptz WHERE id = $1`, row.id, now.toISOString());
+  saveBalances(writes, [debit, credit]);
+  recordAudit(writes, [transfer], now);
+  await writes.run(db);
   return { ok: true, transfer, pending };
 }
 
 /** Pending transfers past their expiry, oldest first, for the caller to void with its own bookkeeping. */
-export async function findExpiredPendingTransfers(db: Db, now: Date, limit = 100): Promise<Transfer[]> {
+export async function findExpiredPendingTransfers(db: Sql, now: Date, limit = 100): Promise<Transfer[]> {
   const rows = await db.$queryRawUnsafe<TransferRow[]>(
     `SELECT * FROM ledger_transfers
      WHERE kind = 'pending' AND resolved_at IS NULL AND expires_at <= $1::timestamptz
@@ -406,7 +413,7 @@ export interface LedgerViolation {
  * every account's cached balances equal the sum of its transfers; no account is below its floor;
  * every transfer joins accounts of its own currency; each pending transfer is resolved at most once.
  */
-export async function verifyLedger(db: Db): Promise<{ accounts: number; transfers: number; violations: LedgerViolation[] }> {
+export async function verifyLedger(db: Sql): Promise<{ accounts: number; transfers: number; violations: LedgerViolation[] }> {
   const violations: LedgerViolation[] = [];
   const sums = await db.$queryRawUnsafe<{ currency: string; posted: bigint; pending: bigint }[]>(
     `SELECT currency, SUM(credits_posted - debits_posted)::bigint AS posted, SUM(credits_pending - debits_pending)::bigint AS pending

@@ -44,6 +44,27 @@ describe('KeyedBatcher', () => {
     expect(await Promise.all(later)).toEqual([20, 30, 40]);
   });
 
+  it('runs up to `concurrency` batches of one key at once, coalescing what arrives while they run', async () => {
+    const gated = gatedRun();
+    const batcher = new KeyedBatcher<number, number>({ run: gated.run, weight: () => 1, maxWeight: 100, concurrency: 2 });
+    const first = [1, 2].map((n) => batcher.submit('a', n));
+    await tick();
+    expect(gated.batches).toEqual([[1], [2]]);
+    const later = [3, 4, 5].map((n) => batcher.submit('a', n));
+    await tick();
+    expect(gated.batches).toEqual([[1], [2]]);
+    gated.release();
+    expect(await Promise.all(first)).toEqual([10, 20]);
+    await tick();
+    // Both batches ended together: the waiting requests run as one batch.
+    expect(gated.batches).toEqual([[1], [2], [3, 4, 5]]);
+    const last = batcher.submit('a', 6);
+    await tick();
+    expect(gated.batches).toEqual([[1], [2], [3, 4, 5], [6]]);
+    gated.release();
+    expect(await Promise.all([...later, last])).toEqual([30, 40, 50, 60]);
+  });
+
   it('keeps a batch within the weight limit, and runs a heavier request alone', async () => {
     const gated = gatedRun();
     const batcher = new KeyedBatcher<number, number>({ run: gated.run, weight: (n) => n, maxWeight: 5 });

@@ -14,8 +14,10 @@
  *   batches wait for each other but never deadlock.
  */
 import type { Db, Prisma } from '../../db/database.ts';
+import type { Sql, SqlDatabase } from '../../db/sql.ts';
+import { WriteBatch } from '../../db/write-batch.ts';
 import { currentActor, type AuditActor } from '../../audit/actor.ts';
-import { transact, type Deps } from '../../deps.ts';
+import { transactSql, type Deps } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import type { PocketCharge, PocketGroup } from '../../generated/prisma/client.ts';
@@ -110,8 +112,36 @@ export async function fundPocketGroup(db: Db, input: { merchantId: string; slug:
   });
 }
 
-export function findPocketGroup(db: Db, merchantId: string, slug: string): Promise<PocketGroup | null> {
-  return db.pocketGroup.findUnique({ where: { merchantId_slug: { merchantId, slug } } });
+/** Raw SQL: it is read by every charge, where Prisma's per-query work would cost more than the query. */
+export async function findPocketGroup(db: Sql, merchantId: string, slug: string): Promise<PocketGroup | null> {
+  const [row] = await db.$queryRawUnsafe<PocketGroupRow[]>(
+    `SELECT id, merchant_id, slug, name, currency, funding_account_id, cap, created_at FROM pocket_groups WHERE merchant_id = $1 AND slug = $2`,
+    merchantId,
+    slug,
+  );
+  return row
+    ? {
+        id: row.id,
+        merchantId: row.merchant_id,
+        slug: row.slug,
+        name: row.name,
+        currency: row.currency,
+        fundingAccountId: row.funding_account_id,
+        cap: row.cap,
+        createdAt: row.created_at,
+      }
+    : null;
+}
+
+interface PocketGroupRow {
+  id: string;
+  merchant_id: string;
+  slug: string;
+  name: string | null;
+  currency: string;
+  funding_account_id: string;
+  cap: bigint | null;
+  created_at: Date;
 }
 
 export interface PocketGroupFunding {
@@ -274,13 +304,13 @@ function replayed(item: JudgedItem, stored: PocketCharge): ChargeResult {
  * once per call. Each call still gets its own results, exactly as if it had run alone.
  */
 export async function chargePockets(
-  deps: Pick<Deps, 'prisma' | 'relay' | 'clock'>,
+  deps: Pick<Deps, 'sql' | 'relay' | 'clock'>,
   merchantId: string,
   groupSlug: string,
   items: ChargeItemInput[],
 ): Promise<ChargeResult[]> {
   if (items.length > MAX_BATCH_SIZE) throw invalid('charges', `A batch holds at most ${MAX_BATCH_SIZE} charges.`);
-  const group = await findPocketGroup(deps.prisma, merchantId, groupSlug);
+  const group = await findPocketGroup(deps.sql, merchantId, groupSlug);
   if (!group) throw notFound('Pocket group');
   const judged = judge(items);
   if (judged.every((item) => item.claim === null)) return judged.map((item) => failed(item, item.failure!));
@@ -294,18 +324,24 @@ interface ChargeCall {
   actor: AuditActor | undefined;
 }
 
-const batchers = new WeakMap<Prisma, KeyedBatcher<ChargeCall, ChargeResult[]>>();
+const batchers = new WeakMap<SqlDatabase, KeyedBatcher<ChargeCall, ChargeResult[]>>();
 
-/** One batcher per database (tests run several apps in one process). */
-function chargeBatcher(deps: Pick<Deps, 'prisma' | 'relay' | 'clock'>): KeyedBatcher<ChargeCall, ChargeResult[]> {
-  let batcher = batchers.get(deps.prisma);
+/**
+ * One batcher per database (tests run several apps in one process). A batch is a raw transaction:
+ * every statement of it is raw SQL, and it holds the group's funding account locked, so each
+ * statement's cost is paid by every charge of the group waiting behind it.
+ */
+function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatcher<ChargeCall, ChargeResult[]> {
+  let batcher = batchers.get(deps.sql);
   if (!batcher) {
     batcher = new KeyedBatcher<ChargeCall, ChargeResult[]>({
-      run: (calls) => transact(deps, (tx) => applyCalls(tx, calls, deps.clock.now())),
+      run: (calls) => transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now())),
       weight: (call) => call.judged.length,
       maxWeight: MAX_BATCH_SIZE,
+      // While one batch holds the funding account, the next claims its tokens and finds its pockets.
+      concurrency: 2,
     });
-    batchers.set(deps.prisma, batcher);
+    batchers.set(deps.sql, batcher);
   }
   return batcher;
 }
@@ -315,7 +351,7 @@ function chargeBatcher(deps: Pick<Deps, 'prisma' | 'relay' | 'clock'>): KeyedBat
  * is, for the later call, a token already spent: once the earlier calls are settled, it is judged
  * against the stored charge (a replay, or DUPLICATE_TOKEN), as if the calls had run one after the other.
  */
-async function applyCalls(tx: Db, calls: ChargeCall[], now: Date): Promise<ChargeResult[][]> {
+async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date): Promise<ChargeResult[][]> {
   const group = calls[0]!.group;
   const tokens = new Set<string>();
   const repeats: JudgedItem[] = [];
@@ -334,12 +370,16 @@ async function applyCalls(tx: Db, calls: ChargeCall[], now: Date): Promise<Charg
 }
 
 /** Items whose token was already spent: the same charge replays the stored result, any other is a duplicate. */
-async function judgeSpent(tx: Db, group: PocketGroup, spent: JudgedItem[]): Promise<Map<JudgedItem, ChargeResult>> {
+async function judgeSpent(tx: Sql, group: PocketGroup, spent: JudgedItem[]): Promise<Map<JudgedItem, ChargeResult>> {
   const results = new Map<JudgedItem, ChargeResult>();
   if (spent.length === 0) return results;
-  const stored = await tx.pocketCharge.findMany({
-    where: { merchantId: group.merchantId, token: { in: spent.map((item) => item.claim!.token) } },
-  });
+  const stored = (
+    await tx.$queryRawUnsafe<PocketChargeRow[]>(
+      `SELECT * FROM pocket_charges WHERE merchant_id = $1 AND token = ANY($2::text[])`,
+      group.merchantId,
+      spent.map((item) => item.claim!.token),
+    )
+  ).map(toPocketCharge);
   const byToken = new Map(stored.map((row) => [row.token, row]));
   for (const item of spent) {
     const row = byToken.get(item.claim!.token)!;
@@ -349,7 +389,7 @@ async function judgeSpent(tx: Db, group: PocketGroup, spent: JudgedItem[]): Prom
   return results;
 }
 
-async function applyCharges(tx: Db, group: PocketGroup, judged: JudgedItem[], now: Date): Promise<Map<JudgedItem, ChargeResult>> {
+async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], now: Date): Promise<Map<JudgedItem, ChargeResult>> {
   const results = new Map<JudgedItem, ChargeResult>();
   for (const item of judged) if (!item.claim) results.set(item, failed(item, item.failure!));
 
@@ -395,7 +435,7 @@ interface PocketRef {
   accountId: string;
 }
 
-async function findPockets(tx: Db, groupId: string, phones: string[]): Promise<Map<string, PocketRef>> {
+async function findPockets(tx: Sql, groupId: string, phones: string[]): Promise<Map<string, PocketRef>> {
   const rows = await tx.$queryRawUnsafe<{ id: string; phone_number: string; account_id: string }[]>(
     `SELECT id, phone_number, account_id FROM pockets WHERE group_id = $1 AND phone_number = ANY($2::text[])`,
     groupId,
@@ -405,7 +445,7 @@ async function findPockets(tx: Db, groupId: string, phones: string[]): Promise<M
 }
 
 /** Opens pockets (and their ledger accounts) that did not exist; a concurrent batch may open some first. */
-async function openPockets(tx: Db, group: PocketGroup, phones: string[], now: Date): Promise<Map<string, PocketRef>> {
+async function openPockets(tx: Sql, group: PocketGroup, phones: string[], now: Date): Promise<Map<string, PocketRef>> {
   const merchantId = group.merchantId;
   const accounts = await openAccounts(
     tx,
@@ -429,7 +469,7 @@ async function openPockets(tx: Db, group: PocketGroup, phones: string[], now: Da
 
 /** Opens the pockets the valid items need and moves their money, in batch order. */
 async function chargeValid(
-  tx: Db,
+  tx: Sql,
   group: PocketGroup,
   valid: JudgedItem[],
   rows: Map<string, PocketCharge>,
@@ -443,6 +483,8 @@ async function chargeValid(
     for (const [phone, pocket] of await openPockets(tx, group, missing, now)) pockets.set(phone, pocket);
   }
 
+  // The ledger's writes, the charges' outcomes and their events go to the database together.
+  const writes = new WriteBatch();
   const outcomes = await createTransfers(
     tx,
     valid.map((item) => ({
@@ -456,6 +498,7 @@ async function chargeValid(
       actor: item.actor,
     })),
     now,
+    writes,
   );
 
   const results = new Map<JudgedItem, ChargeResult>();
@@ -477,7 +520,7 @@ async function chargeValid(
     }
   });
 
-  await tx.$executeRawUnsafe(
+  writes.add(
     `UPDATE pocket_charges AS c SET status = v.status, error_code = v.error_code, pocket_id = v.pocket_id, transfer_id = v.transfer_id
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS v(id, status, error_code, pocket_id, transfer_id)
      WHERE c.id = v.id`,
@@ -488,7 +531,7 @@ async function chargeValid(
     settled.map((charge) => charge.transferId),
   );
   await recordEvents(
-    tx,
+    writes,
     settled
       .filter((charge) => charge.status === 'success')
       .map((charge) => ({
@@ -500,6 +543,7 @@ async function chargeValid(
       })),
     now,
   );
+  await writes.run(tx);
   return results;
 }
 
