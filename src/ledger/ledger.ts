@@ -184,8 +184,10 @@ function saveBalances(writes: WriteBatch, accounts: Account[]): void {
   );
 }
 
-function insertTransfers(writes: WriteBatch, transfers: Transfer[]): void {
-  if (transfers.length === 0) return;
+function insertTransfers(writes: WriteBatch, unsorted: Transfer[]): void {
+  if (unsorted.length === 0) return;
+  // In key order: concurrent transactions writing the same keys take the index entries in one order.
+  const transfers = [...unsorted].sort((a, b) => (a.merchantId === b.merchantId ? (a.key < b.key ? -1 : 1) : a.merchantId < b.merchantId ? -1 : 1));
   // A concurrent transaction inserting the same key makes this one wait for it and then fail
   // on the unique index: the key is spent at most once even if a caller skipped its own check.
   writes.add(
@@ -208,13 +210,23 @@ function insertTransfers(writes: WriteBatch, transfers: Transfer[]): void {
   );
 }
 
+export interface CreateTransfersOptions {
+  /** Holds the writes, for the caller to run with its own (see WriteBatch); by default they run at once. */
+  writes?: WriteBatch;
+  /**
+   * The caller has checked that no key was used before (each derives from a record the caller
+   * found absent in this transaction), so the ledger does not look them up: a key used meanwhile
+   * by a concurrent transaction still fails this one, on the unique index, and moves nothing.
+   */
+  keysChecked?: boolean;
+}
+
 /**
  * Applies transfers in order, each judged on its own: one that would break a floor fails alone
  * and the following ones see the balances without it. Costs three statements for any batch size
- * (the accounts' locks, the keys already spent, then every write at once), or two when the caller
- * hands a WriteBatch, which then holds the writes until the caller runs it with its own.
+ * (the accounts' locks, the keys already spent, then every write at once); fewer with options.
  */
-export async function createTransfers(db: Sql, requests: TransferRequest[], now = new Date(), writes?: WriteBatch): Promise<TransferOutcome[]> {
+export async function createTransfers(db: Sql, requests: TransferRequest[], now = new Date(), options: CreateTransfersOptions = {}): Promise<TransferOutcome[]> {
   if (requests.length === 0) return [];
   const accounts = await lockAccounts(
     db,
@@ -227,7 +239,7 @@ export async function createTransfers(db: Sql, requests: TransferRequest[], now 
     else keysByMerchant.set(r.merchantId, [r.key]);
   }
   const spent = new Set<string>();
-  for (const [merchantId, keys] of keysByMerchant) {
+  for (const [merchantId, keys] of options.keysChecked ? [] : keysByMerchant) {
     const rows = await db.$queryRawUnsafe<{ key: string }[]>(
       `SELECT key FROM ledger_transfers WHERE merchant_id = $1 AND key = ANY($2::text[])`,
       merchantId,
@@ -278,11 +290,11 @@ export async function createTransfers(db: Sql, requests: TransferRequest[], now 
     audited.push(r.actor ? { ...transfer, actor: r.actor } : transfer);
     return { ok: true, transfer };
   });
-  const batch = writes ?? new WriteBatch();
+  const batch = options.writes ?? new WriteBatch();
   insertTransfers(batch, accepted);
   saveBalances(batch, [...touched]);
   recordAudit(batch, audited, now);
-  if (!writes) await batch.run(db);
+  if (!options.writes) await batch.run(db);
   return outcomes;
 }
 

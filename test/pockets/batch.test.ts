@@ -97,6 +97,21 @@ describe('concurrency', () => {
     expect(await transferCount(t, m.merchantId)).toBe(4 + 1 + 1);
   });
 
+  it('spends a token sent to two groups at once in one of them only', async () => {
+    // Batches of different groups run side by side: both find the token unrecorded, and the one
+    // that writes second fails on the token's index, runs again, and answers DUPLICATE_TOKEN.
+    const m = await t.merchant();
+    const groups = [await createGroup(t, m), await createGroup(t, m)];
+    const phone = newPhone();
+    for (let round = 0; round < 10; round++) {
+      const shared = newToken();
+      const answers = await Promise.all(groups.map((group) => charge(token(m), group.slug, [{ token: shared, phone_number: phone, amount: 7 }])));
+      expect(answers.map(([r]) => r!.message).sort()).toEqual([SUCCESS, DUPLICATE].sort());
+    }
+    expect((await pocketBalance(t, groups[0]!, phone)) + (await pocketBalance(t, groups[1]!, phone))).toBe(70n);
+    expect(await transferCount(t, m.merchantId)).toBe(10);
+  });
+
   it('never loses an update when 60 batches charge one pocket at once, up to the cap', async () => {
     const m = await t.merchant();
     const cap = 100_000n;

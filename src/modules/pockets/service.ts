@@ -3,15 +3,16 @@
  * funding account and traced by the client's token.
  *
  * Invariants kept here:
- * - A token (UUIDv7) is spent by its first judgement, once per merchant, forever: the unique index
- *   (merchant_id, token) on pocket_charges is the claim, taken before any money moves, in the same
- *   transaction as the transfer. A replay of the same charge answers the stored result; any other
- *   reuse answers DUPLICATE_TOKEN.
+ * - A token (UUIDv7) is spent by its first judgement, once per merchant, forever: its charge is
+ *   recorded under the unique index (merchant_id, token) on pocket_charges, in the same statement
+ *   as its transfer. A replay of the same charge answers the stored result; any other reuse
+ *   answers DUPLICATE_TOKEN. A token recorded by a concurrent transaction between the check and
+ *   the write fails the write on that index, nothing is applied, and the batch runs again.
  * - Money moves only through the ledger, keyed `pocket-charge:<token>`, from the group's funding
  *   account (floor -cap) to the pocket's account (floor 0).
  * - A batch is one transaction whose statement count does not depend on its size, and every lock
- *   is taken in one global order (tokens, then pockets, then accounts, each sorted), so concurrent
- *   batches wait for each other but never deadlock.
+ *   is taken in one global order (pockets, then accounts, then tokens and ledger keys, each
+ *   sorted), so concurrent batches wait for each other but never deadlock.
  */
 import type { Db, Prisma } from '../../db/database.ts';
 import type { Sql, SqlDatabase } from '../../db/sql.ts';
@@ -335,7 +336,7 @@ function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatche
   let batcher = batchers.get(deps.sql);
   if (!batcher) {
     batcher = new KeyedBatcher<ChargeCall, ChargeResult[]>({
-      run: (calls) => transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now())),
+      run: (calls) => againOnConflict(() => transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now()))),
       weight: (call) => call.judged.length,
       maxWeight: MAX_BATCH_SIZE,
       // While one batch holds the funding account, the next claims its tokens and finds its pockets.
@@ -344,6 +345,23 @@ function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatche
     batchers.set(deps.sql, batcher);
   }
   return batcher;
+}
+
+/** PostgreSQL's unique violation and deadlock: what a concurrent transaction can cause a batch. */
+const CONFLICTS = new Set(['23505', '40P01']);
+
+/**
+ * Runs a batch again when it failed on a conflict with a concurrent transaction (a token recorded
+ * meanwhile): rolled back, it applied nothing, and run again it finds the other's record.
+ */
+async function againOnConflict<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (attempt >= attempts || !CONFLICTS.has((error as { code?: string }).code ?? '')) throw error;
+    }
+  }
 }
 
 /**
@@ -365,68 +383,94 @@ async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date): Promise<Char
     }
   }
   const results = await applyCharges(tx, group, items, now);
-  for (const [item, result] of await judgeSpent(tx, group, repeats)) results.set(item, result);
+  if (repeats.length > 0) {
+    const stored = await storedCharges(tx, group.merchantId, repeats);
+    for (const item of repeats) results.set(item, judgeStored(group, item, stored.get(item.claim!.token)!));
+  }
   return calls.map((call) => call.judged.map((item) => results.get(item)!));
 }
 
-/** Items whose token was already spent: the same charge replays the stored result, any other is a duplicate. */
-async function judgeSpent(tx: Sql, group: PocketGroup, spent: JudgedItem[]): Promise<Map<JudgedItem, ChargeResult>> {
-  const results = new Map<JudgedItem, ChargeResult>();
-  if (spent.length === 0) return results;
-  const stored = (
-    await tx.$queryRawUnsafe<PocketChargeRow[]>(
-      `SELECT * FROM pocket_charges WHERE merchant_id = $1 AND token = ANY($2::text[])`,
-      group.merchantId,
-      spent.map((item) => item.claim!.token),
-    )
-  ).map(toPocketCharge);
-  const byToken = new Map(stored.map((row) => [row.token, row]));
-  for (const item of spent) {
-    const row = byToken.get(item.claim!.token)!;
-    const same = row.groupId === group.id && row.phoneNumber === item.claim!.phoneNumber && row.amount === item.claim!.amount;
-    results.set(item, same ? replayed(item, row) : failed(item, 'DUPLICATE_TOKEN'));
-  }
-  return results;
+/** The recorded charges of these items' tokens, by token. */
+async function storedCharges(tx: Sql, merchantId: string, items: JudgedItem[]): Promise<Map<string, PocketCharge>> {
+  if (items.length === 0) return new Map();
+  const rows = await tx.$queryRawUnsafe<PocketChargeRow[]>(
+    `SELECT * FROM pocket_charges WHERE merchant_id = $1 AND token = ANY($2::text[])`,
+    merchantId,
+    items.map((item) => item.claim!.token),
+  );
+  return new Map(rows.map((row) => [row.token, toPocketCharge(row)]));
 }
 
+/** An item whose token was spent: the same charge replays the stored result, any other is a duplicate. */
+function judgeStored(group: PocketGroup, item: JudgedItem, row: PocketCharge): ChargeResult {
+  const same = row.groupId === group.id && row.phoneNumber === item.claim!.phoneNumber && row.amount === item.claim!.amount;
+  return same ? replayed(item, row) : failed(item, 'DUPLICATE_TOKEN');
+}
+
+/**
+ * Judges and applies the items of one transaction. Tokens recorded before are judged against
+ * their stored charge; the others are recorded here, with their outcome, in the transaction's
+ * last statement. A token recorded meanwhile by a concurrent transaction makes that statement
+ * fail on the unique index (nothing is applied), and the batch runs again (see UniqueViolation).
+ */
 async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], now: Date): Promise<Map<JudgedItem, ChargeResult>> {
   const results = new Map<JudgedItem, ChargeResult>();
   for (const item of judged) if (!item.claim) results.set(item, failed(item, item.failure!));
-
-  const claimed = judged.filter((item) => item.claim).sort((a, b) => (a.claim!.token < b.claim!.token ? -1 : 1));
-  // Rows go in token order: concurrent batches sharing tokens take the index locks in one order.
-  // Valid items are settled in this transaction (chargeValid): `pending` is never seen outside it.
-  const inserted = (
-    await tx.$queryRawUnsafe<PocketChargeRow[]>(
-      `INSERT INTO pocket_charges (id, merchant_id, group_id, token, phone_number, amount, status, error_code, created_at)
-       SELECT v.id, $1, $2, v.token, v.phone_number, v.amount, v.status, v.error_code, $3::timestamptz
-       FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[]) WITH ORDINALITY
-         AS v(id, token, phone_number, amount, status, error_code, position)
-       ORDER BY v.position
-       ON CONFLICT (merchant_id, token) DO NOTHING
-       RETURNING *`,
-      group.merchantId,
-      group.id,
-      now.toISOString(),
-      claimed.map(() => uuidv7(now.getTime())),
-      claimed.map((item) => item.claim!.token),
-      claimed.map((item) => item.claim!.phoneNumber),
-      claimed.map((item) => item.claim!.amount?.toString() ?? null),
-      claimed.map((item) => (item.failure ? 'error' : 'pending')),
-      claimed.map((item) => item.failure),
-    )
-  ).map(toPocketCharge);
-  const rows = new Map(inserted.map((row) => [row.token, row]));
-
-  const spent = claimed.filter((item) => !rows.has(item.claim!.token));
-  for (const [item, result] of await judgeSpent(tx, group, spent)) results.set(item, result);
-  for (const item of claimed) if (item.failure && rows.has(item.claim!.token)) results.set(item, failed(item, item.failure));
-
-  const valid = judged.filter((item) => item.claim && !item.failure && rows.has(item.claim.token));
-  if (valid.length > 0) {
-    const settled = await chargeValid(tx, group, valid, rows, now);
-    for (const [item, result] of settled) results.set(item, result);
+  const claimed = judged.filter((item) => item.claim);
+  const stored = await storedCharges(tx, group.merchantId, claimed);
+  const fresh: JudgedItem[] = [];
+  for (const item of claimed) {
+    const row = stored.get(item.claim!.token);
+    if (row) results.set(item, judgeStored(group, item, row));
+    else fresh.push(item);
   }
+
+  const writes = new WriteBatch();
+  const records: PocketCharge[] = [];
+  const record = (item: JudgedItem, outcome: Pick<PocketCharge, 'status' | 'errorCode' | 'pocketId' | 'transferId'>): PocketCharge => {
+    const charge: PocketCharge = {
+      id: uuidv7(now.getTime()),
+      merchantId: group.merchantId,
+      groupId: group.id,
+      token: item.claim!.token,
+      phoneNumber: item.claim!.phoneNumber,
+      amount: item.claim!.amount,
+      createdAt: now,
+      ...outcome,
+    };
+    records.push(charge);
+    return charge;
+  };
+  for (const item of fresh) {
+    if (!item.failure) continue;
+    record(item, { status: 'error', errorCode: item.failure, pocketId: null, transferId: null });
+    results.set(item, failed(item, item.failure));
+  }
+  const valid = fresh.filter((item) => !item.failure);
+  if (valid.length > 0) {
+    for (const [item, result] of await chargeValid(tx, group, valid, now, writes, record)) results.set(item, result);
+  }
+  // Rows go in token order: concurrent transactions sharing tokens take the index locks in one order.
+  records.sort((a, b) => (a.token < b.token ? -1 : 1));
+  writes.add(
+    `INSERT INTO pocket_charges (id, merchant_id, group_id, token, phone_number, amount, status, error_code, pocket_id, transfer_id, created_at)
+     SELECT v.id, $1, $2, v.token, v.phone_number, v.amount, v.status, v.error_code, v.pocket_id, v.transfer_id, $3::timestamptz
+     FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY
+       AS v(id, token, phone_number, amount, status, error_code, pocket_id, transfer_id, position)
+     ORDER BY v.position`,
+    group.merchantId,
+    group.id,
+    now.toISOString(),
+    records.map((charge) => charge.id),
+    records.map((charge) => charge.token),
+    records.map((charge) => charge.phoneNumber),
+    records.map((charge) => charge.amount?.toString() ?? null),
+    records.map((charge) => charge.status),
+    records.map((charge) => charge.errorCode),
+    records.map((charge) => charge.pocketId),
+    records.map((charge) => charge.transferId),
+  );
+  await writes.run(tx);
   return results;
 }
 
@@ -467,13 +511,17 @@ async function openPockets(tx: Sql, group: PocketGroup, phones: string[], now: D
   return findPockets(tx, group.id, phones);
 }
 
-/** Opens the pockets the valid items need and moves their money, in batch order. */
+/**
+ * Opens the pockets the valid items need and moves their money, in batch order; the transfers, the
+ * items' records and their events join `writes`.
+ */
 async function chargeValid(
   tx: Sql,
   group: PocketGroup,
   valid: JudgedItem[],
-  rows: Map<string, PocketCharge>,
   now: Date,
+  writes: WriteBatch,
+  record: (item: JudgedItem, outcome: Pick<PocketCharge, 'status' | 'errorCode' | 'pocketId' | 'transferId'>) => PocketCharge,
 ): Promise<Map<JudgedItem, ChargeResult>> {
   const merchantId = group.merchantId;
   const phones = [...new Set(valid.map((item) => item.claim!.phoneNumber))].sort();
@@ -483,8 +531,6 @@ async function chargeValid(
     for (const [phone, pocket] of await openPockets(tx, group, missing, now)) pockets.set(phone, pocket);
   }
 
-  // The ledger's writes, the charges' outcomes and their events go to the database together.
-  const writes = new WriteBatch();
   const outcomes = await createTransfers(
     tx,
     valid.map((item) => ({
@@ -498,52 +544,39 @@ async function chargeValid(
       actor: item.actor,
     })),
     now,
-    writes,
+    // A key derives from a token found unrecorded in this transaction.
+    { writes, keysChecked: true },
   );
 
   const results = new Map<JudgedItem, ChargeResult>();
-  const settled: PocketCharge[] = [];
+  const charged: PocketCharge[] = [];
   valid.forEach((item, i) => {
     const outcome = outcomes[i]!;
-    const row = rows.get(item.claim!.token)!;
     const pocketId = pockets.get(item.claim!.phoneNumber)!.id;
     if (outcome.ok) {
-      const charge: PocketCharge = { ...row, status: 'success', pocketId, transferId: outcome.transfer.id };
-      settled.push(charge);
+      const charge = record(item, { status: 'success', errorCode: null, pocketId, transferId: outcome.transfer.id });
+      charged.push(charge);
       results.set(item, charge);
     } else if (outcome.reason === 'FLOOR_EXCEEDED') {
-      settled.push({ ...row, status: 'error', errorCode: 'CAP_EXCEEDED', pocketId });
+      record(item, { status: 'error', errorCode: 'CAP_EXCEEDED', pocketId, transferId: null });
       results.set(item, failed(item, 'CAP_EXCEEDED'));
     } else {
-      // The token's claim makes its ledger key fresh and the accounts are the group's own.
-      throw new Error(`pocket charge ${row.id}: unexpected ledger outcome ${outcome.reason}`);
+      // The token was found unrecorded, so its ledger key is fresh; the accounts are the group's own.
+      throw new Error(`pocket charge ${item.claim!.token}: unexpected ledger outcome ${outcome.reason}`);
     }
   });
 
-  writes.add(
-    `UPDATE pocket_charges AS c SET status = v.status, error_code = v.error_code, pocket_id = v.pocket_id, transfer_id = v.transfer_id
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS v(id, status, error_code, pocket_id, transfer_id)
-     WHERE c.id = v.id`,
-    settled.map((charge) => charge.id),
-    settled.map((charge) => charge.status),
-    settled.map((charge) => charge.errorCode),
-    settled.map((charge) => charge.pocketId),
-    settled.map((charge) => charge.transferId),
-  );
   await recordEvents(
     writes,
-    settled
-      .filter((charge) => charge.status === 'success')
-      .map((charge) => ({
-        merchantId,
-        type: POCKET_CHARGED,
-        topic: POCKET_TOPIC,
-        objectId: charge.pocketId!,
-        data: { groupId: group.id, chargeId: charge.id, token: charge.token, amount: charge.amount!.toString() },
-      })),
+    charged.map((charge) => ({
+      merchantId,
+      type: POCKET_CHARGED,
+      topic: POCKET_TOPIC,
+      objectId: charge.pocketId!,
+      data: { groupId: group.id, chargeId: charge.id, token: charge.token, amount: charge.amount!.toString() },
+    })),
     now,
   );
-  await writes.run(tx);
   return results;
 }
 
