@@ -21,7 +21,9 @@ const schema = z.object({
   HOST: z.string().min(1).default('0.0.0.0').describe('Interface to listen on.'),
   DATABASE_URL: postgresUrl
     .optional()
-    .describe('PostgreSQL connection URL. Unset: an embedded PostgreSQL (PGlite) in DATA_DIR.'),
+    .describe(
+      'PostgreSQL connection URL. Unset: an embedded PostgreSQL (PGlite) in DATA_DIR. Hot paths use named prepared statements: behind PgBouncer, use session pooling, or transaction pooling with PgBouncer 1.21 or later and `max_prepared_statements` set.',
+    ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10).describe('Connections in the PostgreSQL pool.'),
   DATA_DIR: z
     .string()

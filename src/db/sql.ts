@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type pg from 'pg';
 
@@ -34,10 +35,27 @@ function pgTypes(types: typeof pg.types): pg.CustomTypesConfig {
   };
 }
 
+/**
+ * Statements are prepared once per connection, under a name derived from their text: the server
+ * then skips parsing and planning them again (what a multi-statement write costs most for a few
+ * rows). Every statement's text is a fixed template with its values as parameters, so the names
+ * are few.
+ */
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `s_${createHash('sha1').update(text).digest('hex')}`;
+    if (statementNames.size < 10_000) statementNames.set(text, name);
+  }
+  return name;
+}
+
 function pgClientSql(client: pg.Pool | pg.PoolClient, types: pg.CustomTypesConfig): Sql {
+  const query = (text: string, values: unknown[]) => client.query({ name: statementName(text), text, values, types });
   return {
-    $queryRawUnsafe: async <T>(text: string, ...values: unknown[]) => (await client.query({ text, values, types })).rows as T,
-    $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await client.query({ text, values, types })).rowCount ?? 0,
+    $queryRawUnsafe: async <T>(text: string, ...values: unknown[]) => (await query(text, values)).rows as T,
+    $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await query(text, values)).rowCount ?? 0,
   };
 }
 

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WriteBatch } from '../../src/db/write-batch.ts';
+import { startApp, type TestApp } from '../support/app.ts';
+
+let t: TestApp;
+const table = `sql_test_${process.pid}`;
+beforeAll(async () => {
+  t = await startApp();
+  await t.app.database.sql.$executeRawUnsafe(`CREATE TABLE ${table} (id int PRIMARY KEY, note text)`);
+});
+afterAll(async () => {
+  await t.app.database.sql.$executeRawUnsafe(`DROP TABLE ${table}`);
+  await t.stop();
+});
+
+const ids = async () =>
+  (await t.app.database.sql.$queryRawUnsafe<{ id: number }[]>(`SELECT id FROM ${table} ORDER BY id`)).map((row) => row.id);
+
+describe('raw SQL', () => {
+  it('answers rows as Prisma raw queries do: int8 as bigint, timestamps as Date, JSON parsed', async () => {
+    const [row] = await t.app.database.sql.$queryRawUnsafe<Record<string, unknown>[]>(
+      `SELECT 9007199254740993::int8 AS big, ARRAY[1, NULL, 3]::int8[] AS bigs, $1::timestamptz AS at, '{"a": [1]}'::jsonb AS doc, $2::text AS echo`,
+      '2030-01-02T03:04:05.678Z',
+      'x',
+    );
+    expect(row).toEqual({ big: 9007199254740993n, bigs: [1n, null, 3n], at: new Date('2030-01-02T03:04:05.678Z'), doc: { a: [1] }, echo: 'x' });
+    const viaPrisma = await t.app.deps.prisma.$queryRawUnsafe<{ big: unknown }[]>(`SELECT 9007199254740993::int8 AS big`);
+    expect(viaPrisma[0]!.big).toBe(row!.big);
+  });
+
+  it('commits a transaction that returns, and rolls back one that throws', async () => {
+    await t.app.database.sql.transaction(async (tx) => {
+      await tx.$executeRawUnsafe(`INSERT INTO ${table} (id, note) VALUES ($1, $2)`, 1, 'kept');
+    });
+    await expect(
+      t.app.database.sql.transaction(async (tx) => {
+        await tx.$executeRawUnsafe(`INSERT INTO ${table} (id, note) VALUES ($1, $2)`, 2, 'lost');
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    // A failed statement rolls back what came before it in the transaction.
+    await expect(
+      t.app.database.sql.transaction(async (tx) => {
+        await tx.$executeRawUnsafe(`INSERT INTO ${table} (id, note) VALUES ($1, $2)`, 3, 'lost');
+        await tx.$executeRawUnsafe(`INSERT INTO ${table} (id, note) VALUES ($1, $2)`, 1, 'duplicate');
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    expect(await ids()).toEqual([1]);
+  });
+
+  it('sends a batch of writes as one statement, each with its own parameters', async () => {
+    const writes = new WriteBatch();
+    writes.add(`INSERT INTO ${table} (id, note) SELECT * FROM unnest($1::int[], $2::text[])`, [10, 11], ['a', 'b']);
+    writes.add(`INSERT INTO ${table} (id, note) VALUES ($1, $2)`, 12, 'c');
+    writes.add(`UPDATE ${table} SET note = $2 WHERE id = $1`, 1, 'updated');
+    await t.app.database.sql.transaction((tx) => writes.run(tx));
+    expect(await t.app.database.sql.$queryRawUnsafe(`SELECT id, note FROM ${table} ORDER BY id`)).toEqual([
+      { id: 1, note: 'updated' },
+      { id: 10, note: 'a' },
+      { id: 11, note: 'b' },
+      { id: 12, note: 'c' },
+    ]);
+    // Run, it is empty again.
+    await writes.run(t.app.database.sql);
+    expect(await ids()).toEqual([1, 10, 11, 12]);
+  });
+});
