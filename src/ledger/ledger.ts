@@ -298,6 +298,13 @@ export async function createTransfers(db: Sql, requests: TransferRequest[], now 
   return outcomes;
 }
 
+/**
+ * Columns are named, never `*`: statements are prepared per connection (see Sql), and a prepared
+ * `SELECT *` fails once a migration adds a column.
+ */
+const TRANSFER_COLUMNS =
+  'id, merchant_id, key, debit_account_id, credit_account_id, amount, currency, kind, pending_id, resolved_at, expires_at, code, created_at';
+
 interface TransferRow {
   id: string;
   merchant_id: string;
@@ -333,7 +340,7 @@ function toTransfer(row: TransferRow): Transfer {
 
 export async function findTransfer(db: Sql, merchantId: string, id: string): Promise<Transfer | null> {
   const rows = await db.$queryRawUnsafe<TransferRow[]>(
-    `SELECT * FROM ledger_transfers WHERE id = $1 AND merchant_id = $2`,
+    `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = $1 AND merchant_id = $2`,
     id,
     merchantId,
   );
@@ -356,7 +363,7 @@ export async function resolvePendingTransfer(
   now = new Date(),
 ): Promise<ResolveOutcome> {
   const rows = await db.$queryRawUnsafe<TransferRow[]>(
-    `SELECT * FROM ledger_transfers WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
+    `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE id = $1 AND merchant_id = $2 FOR UPDATE`,
     input.pendingId,
     input.merchantId,
   );
@@ -365,7 +372,7 @@ export async function resolvePendingTransfer(
   if (row.kind !== 'pending') return { ok: false, reason: 'NOT_PENDING' };
   const pending = toTransfer(row);
   if (row.resolved_at) {
-    const resolution = await db.$queryRawUnsafe<TransferRow[]>(`SELECT * FROM ledger_transfers WHERE pending_id = $1`, row.id);
+    const resolution = await db.$queryRawUnsafe<TransferRow[]>(`SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers WHERE pending_id = $1`, row.id);
     return { ok: false, reason: 'ALREADY_RESOLVED', ...(resolution[0] ? { resolution: toTransfer(resolution[0]) } : {}) };
   }
   if (input.action === 'post' && row.expires_at && row.expires_at.getTime() <= now.getTime()) {
@@ -406,7 +413,7 @@ export async function resolvePendingTransfer(
 /** Pending transfers past their expiry, oldest first, for the caller to void with its own bookkeeping. */
 export async function findExpiredPendingTransfers(db: Sql, now: Date, limit = 100): Promise<Transfer[]> {
   const rows = await db.$queryRawUnsafe<TransferRow[]>(
-    `SELECT * FROM ledger_transfers
+    `SELECT ${TRANSFER_COLUMNS} FROM ledger_transfers
      WHERE kind = 'pending' AND resolved_at IS NULL AND expires_at <= $1::timestamptz
      ORDER BY expires_at LIMIT $2`,
     now.toISOString(),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WriteBatch } from '../../src/db/write-batch.ts';
-import { startApp, type TestApp } from '../support/app.ts';
+import { startApp, usesPostgres, type TestApp } from '../support/app.ts';
 
 let t: TestApp;
 const table = `sql_test_${process.pid}`;
@@ -63,5 +63,19 @@ describe('raw SQL', () => {
     // Run, it is empty again.
     await writes.run(t.app.database.sql);
     expect(await ids()).toEqual([1, 10, 11, 12]);
+  });
+
+  it.runIf(usesPostgres)('prepares statements per connection, so a statement must name its columns to survive a new column', async () => {
+    await expect(
+      t.app.database.sql.transaction(async (tx) => {
+        const named = `SELECT id, note FROM ${table} WHERE id = $1`;
+        const star = `SELECT * FROM ${table} WHERE id = $1`;
+        await tx.$queryRawUnsafe(named, 1);
+        await tx.$queryRawUnsafe(star, 1);
+        await tx.$executeRawUnsafe(`ALTER TABLE ${table} ADD COLUMN added int`);
+        expect(await tx.$queryRawUnsafe(named, 1)).toEqual([{ id: 1, note: 'updated' }]);
+        await tx.$queryRawUnsafe(star, 1);
+      }),
+    ).rejects.toThrow(/cached plan must not change result type/);
   });
 });

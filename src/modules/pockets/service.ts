@@ -394,7 +394,8 @@ async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date): Promise<Char
 async function storedCharges(tx: Sql, merchantId: string, items: JudgedItem[]): Promise<Map<string, PocketCharge>> {
   if (items.length === 0) return new Map();
   const rows = await tx.$queryRawUnsafe<PocketChargeRow[]>(
-    `SELECT * FROM pocket_charges WHERE merchant_id = $1 AND token = ANY($2::text[])`,
+    `SELECT id, merchant_id, group_id, token, phone_number, amount, status, error_code, pocket_id, transfer_id, created_at
+     FROM pocket_charges WHERE merchant_id = $1 AND token = ANY($2::text[])`,
     merchantId,
     items.map((item) => item.claim!.token),
   );
