@@ -2,9 +2,7 @@
  * The merchant-wide lists and totals a dashboard reads, one per domain, and the stream position it
  * subscribes from. Each answers only the caller's own objects and needs the domain's scope.
  */
-import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { RIGHTS, SCOPES } from '../../src/auth/scopes.ts';
 import { uuidv7 } from '../../src/lib/ids.ts';
@@ -12,7 +10,7 @@ import { MANUAL } from '../charges/support.ts';
 import { payAtGateway, startInvoicesApp } from '../invoices/support.ts';
 import { createGroup, newPhone } from '../pockets/support.ts';
 import { createProvider } from '../recharge/helpers.ts';
-import { expectLedgerBalanced, token, type TestApp } from '../support/app.ts';
+import { expectLedgerBalanced, token, type TestApp, wsClient } from '../support/app.ts';
 
 let t: TestApp;
 let a: MerchantCredentials;
@@ -62,7 +60,7 @@ describe('latestEventId', () => {
     expect((await ok(`{ latestEventId }`, {}, fresh)).latestEventId).toBe(latestEventId);
 
     // Subscribing after it replays nothing already seen and delivers the next change first.
-    const client = createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: as(fresh), retryAttempts: 0 });
+    const client = wsClient(t, token(fresh));
     const received: { id: string; type: string }[] = [];
     const done = new Promise<void>((resolve, reject) =>
       client.subscribe<{ events: { id: string; type: string } }>(

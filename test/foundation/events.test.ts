@@ -1,11 +1,10 @@
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { transact } from '../../src/deps.ts';
 import { recordEvents } from '../../src/events/outbox.ts';
 import { EventsDocument } from '../generated/graphql.ts';
-import { startApp, token, usesPostgres, type TestApp } from '../support/app.ts';
+import { startApp, token, usesPostgres, type TestApp, wsClient } from '../support/app.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -16,16 +15,6 @@ afterAll(() => t.stop());
 const emit = (merchantId: string, objectId: string, type = 'test.happened') =>
   transact(t.app.deps, (tx) => recordEvents(tx, [{ merchantId, type, topic: 'TEST', objectId, data: { objectId } }]));
 
-function wsClient(authorization: string, onClose?: (code: number) => void): Client {
-  return createClient({
-    url: `${t.url.replace('http', 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization },
-    retryAttempts: 0,
-    lazy: true,
-    on: { closed: (event) => onClose?.((event as CloseEvent).code) },
-  });
-}
 
 /** Collects `count` events of one subscription, then stops it. */
 function collect(client: Client, variables: { after?: string | null }, count: number) {
@@ -57,7 +46,7 @@ describe('events subscription', () => {
   it('delivers a merchant its own events over graphql-ws, and no one else\'s', async () => {
     const a = await t.merchant();
     const b = await t.merchant();
-    const client = wsClient(token(a));
+    const client = wsClient(t, token(a));
     const sub = collect(client, {}, 2);
     await sub.ready;
     await emit(b.merchantId, 'b-1');
@@ -79,7 +68,7 @@ describe('events subscription', () => {
     const [first] = await t.app.deps.prisma.event.findMany({ where: { merchantId: a.merchantId }, orderBy: { seq: 'asc' } });
     await emit(a.merchantId, 'missed-1');
     await emit(a.merchantId, 'missed-2');
-    const client = wsClient(token(a));
+    const client = wsClient(t, token(a));
     const sub = collect(client, { after: first!.seq!.toString() }, 3);
     await sub.ready;
     await emit(a.merchantId, 'live-1');
@@ -108,7 +97,7 @@ describe('events subscription', () => {
 
   it('closes a graphql-ws connection with bad credentials with 4403', async () => {
     const closed = new Promise<number>((resolve) => {
-      const client = wsClient('Token wrong', resolve);
+      const client = wsClient(t, 'Token wrong', { on: { closed: (event) => resolve((event as CloseEvent).code) } });
       client.subscribe({ query: print(EventsDocument) }, { next: () => {}, error: () => {}, complete: () => {} });
     });
     expect(await closed).toBe(4403);
@@ -116,7 +105,7 @@ describe('events subscription', () => {
 
   it('refuses a credential without the events scope', async () => {
     const limited = await t.merchant({ scopes: ['pockets'] });
-    const client = wsClient(token(limited));
+    const client = wsClient(t, token(limited));
     const error = await new Promise<unknown>((resolve) =>
       client.subscribe({ query: print(EventsDocument) }, { next: resolve, error: resolve, complete: () => resolve(null) }),
     );
@@ -130,7 +119,7 @@ describe.skipIf(!usesPostgres || !process.env.REDIS_URL)('across instances', () 
     const second = await startApp();
     try {
       const a = await t.merchant();
-      const client = wsClient(token(a));
+      const client = wsClient(t, token(a));
       const seen: string[] = [];
       let connected!: () => void;
       const ready = new Promise<void>((resolve) => (connected = resolve));

@@ -1,7 +1,6 @@
 import { createServer } from 'node:net';
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { expect } from 'vitest';
-import WebSocket from 'ws';
 import type { Config } from '../../src/config.ts';
 import type { Clock } from '../../src/deps.ts';
 import { findAccount, balance } from '../../src/ledger/ledger.ts';
@@ -109,15 +108,7 @@ export async function eventTypes(t: TestApp, objectId: string): Promise<string[]
   return rows.map((row) => row.type);
 }
 
-export function wsClient(t: TestApp, authorization: string): Client {
-  return createClient({
-    url: `${t.url.replace('http', 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization },
-    retryAttempts: 0,
-    lazy: true,
-  });
-}
+export { wsClient } from '../support/app.ts';
 
 /** A subscription's results as they come; `next()` waits for the next one. */
 export function subscribe<T>(client: Client, query: string, variables: Record<string, unknown>) {

@@ -1,7 +1,6 @@
-import { createClient, type Client } from 'graphql-ws';
+import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { expectLedgerBalanced, startApp, token, type TestApp } from '../support/app.ts';
+import { expectLedgerBalanced, startApp, token, type TestApp, wsClient } from '../support/app.ts';
 import { chargePath, createGroup, newPhone, newToken, pocketBalance } from './support.ts';
 
 let t: TestApp;
@@ -140,7 +139,7 @@ describe('GraphQL pockets', () => {
     expect(charge.data.chargePockets).toMatchObject({ __typename: 'AppError', code: 'NOT_FOUND' });
     expect(await pocketBalance(t, group, phone)).toBe(5n);
 
-    const client = wsClient(token(b));
+    const client = wsClient(t, token(b));
     // One after the other: the lazy client may close its socket once its only subscription ends.
     const errors = [
       await firstResult(client, `subscription($slug: String!) { pocketCharged(groupSlug: $slug) { id } }`, { slug: group.slug }),
@@ -150,10 +149,6 @@ describe('GraphQL pockets', () => {
     await client.dispose();
   });
 });
-
-function wsClient(authorization: string): Client {
-  return createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization }, retryAttempts: 0 });
-}
 
 /** The first message of a subscription (data or errors), then unsubscribes. */
 function firstResult(client: Client, query: string, variables: Record<string, unknown>): Promise<unknown> {
@@ -211,7 +206,7 @@ describe('GraphQL pocket subscriptions', () => {
     const group = await createGroup(t, m);
     const other = await createGroup(t, m);
     const phone = newPhone();
-    const client = wsClient(token(m));
+    const client = wsClient(t, token(m));
     const chargeVia = (slug: string, amount: number) => async () => {
       const tokenValue = newToken();
       const res = await t.request('POST', chargePath(slug), { authorization: token(m), body: { charges: [{ token: tokenValue, phone_number: phone, amount }] } });

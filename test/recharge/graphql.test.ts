@@ -1,10 +1,8 @@
-import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { MERCHANT_STREAM } from '../../src/events/bus.ts';
 import { PAYMENT_TOPIC } from '../../src/modules/recharge/service.ts';
-import { expectLedgerBalanced, startApp, TestClock, token, type TestApp } from '../support/app.ts';
+import { expectLedgerBalanced, startApp, TestClock, token, type TestApp, wsClient } from '../support/app.ts';
 import { createProvider, privilegedMerchant } from './helpers.ts';
 
 let t: TestApp;
@@ -185,22 +183,12 @@ describe('mutations', () => {
 });
 
 describe('subscriptions', () => {
-  function wsClient(): Client {
-    return createClient({
-      url: `${t.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: auth },
-      retryAttempts: 0,
-      lazy: true,
-    });
-  }
-
   /**
    * Subscribes, then publishes probe messages until one arrives: from then on the server-side
    * subscription is live, and every later change must be delivered.
    */
   async function subscribe(query: string, variables: Record<string, unknown>, probe: () => Promise<void>) {
-    const client = wsClient();
+    const client = wsClient(t, auth);
     const types: string[] = [];
     const payloads: { type: string; payment: { state: string; reason: string | null } }[] = [];
     let waiter: (() => void) | null = null;
@@ -305,13 +293,7 @@ describe('subscriptions', () => {
   it('refuses to subscribe to an unknown or foreign payment', async () => {
     const other = await privilegedMerchant(t, 'Stranger');
     const { payment } = await createPayment({ userId: '604', params: { amount: '1' } });
-    const client = createClient({
-      url: `${t.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: token(other) },
-      retryAttempts: 0,
-      lazy: true,
-    });
+    const client = wsClient(t, token(other));
     const errors = await new Promise<unknown>((resolve) => {
       client.subscribe(
         { query: `subscription($id: ID!) { rechargePaymentChanged(id: $id) { type } }`, variables: { id: payment.id } },

@@ -1,5 +1,4 @@
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { Client } from 'graphql-ws';
 import type { Prisma } from '../../src/db/database.ts';
 import type { TestApp } from '../support/app.ts';
 
@@ -32,14 +31,7 @@ export function spyOnResolvers(t: TestApp): { readonly calls: number; restore():
 /** Configuration that keeps background work (which also uses `deps.prisma`) from running. */
 export const quietApp = { CHARGES_CALLBACK_POLL_MS: 0, CHARGES_SCHEDULER_INTERVAL_MS: 0, RECONCILE_INTERVAL_MS: 0 } as const;
 
-export function wsClient(t: TestApp, authorization: string): Client {
-  return createClient({
-    url: `${t.url.replace('http', 'ws')}/graphql`,
-    webSocketImpl: WebSocket,
-    connectionParams: { authorization },
-    retryAttempts: 0,
-  });
-}
+export { wsClient } from '../support/app.ts';
 
 export interface WsOutcome {
   data?: unknown;

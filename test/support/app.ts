@@ -1,5 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
+import { createClient, type Client, type ClientOptions } from 'graphql-ws';
+import WebSocket from 'ws';
 import { buildApp, type App } from '../../src/app.ts';
 import { createMerchant, createOperator, type CreateMerchantInput, type MerchantCredentials } from '../../src/auth/credentials.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -97,6 +99,11 @@ export async function startApp(overrides: Partial<Config> = {}, options: { clock
     operator: async () => `Bearer ${(await createOperator(app.deps.prisma)).token}`,
     stop: () => app.stop(),
   };
+}
+
+/** A graphql-ws client of the test server, authenticating with `authorization`, that never reconnects. */
+export function wsClient(t: Pick<TestApp, 'url'>, authorization: string, options: Partial<ClientOptions> = {}): Client {
+  return createClient({ url: `${t.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization }, retryAttempts: 0, ...options });
 }
 
 /** The ledger's invariants, checked after a suite's money moved. */

@@ -1,12 +1,10 @@
-import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { parseArgs, UsageError } from '../../src/cli/args.ts';
 import { findCommand } from '../../src/cli/commands.ts';
 import { walletCommands } from '../../src/modules/wallets/commands.ts';
 import { walletBalance } from '../../src/modules/wallets/service.ts';
-import { expectLedgerBalanced, startApp, token, type TestApp } from '../support/app.ts';
+import { expectLedgerBalanced, startApp, token, type TestApp, wsClient } from '../support/app.ts';
 
 let t: TestApp;
 let a: MerchantCredentials;
@@ -222,11 +220,7 @@ describe('queries', () => {
 
 describe('subscriptions', () => {
   function subscribe(query: string, variables: Record<string, unknown>, credentials: MerchantCredentials) {
-    const client = createClient({
-      url: `${t.url.replace('http', 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: token(credentials) },
-    });
+    const client = wsClient(t, token(credentials));
     const iterator = client.iterate<any>({ query, variables });
     return {
       iterator,
