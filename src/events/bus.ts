@@ -198,14 +198,23 @@ class Channels {
 export interface EventBus {
   /** Live events of `topic:id` from now on, on every instance. */
   subscribe(topic: string, id: string, scope?: SubscriptionScope): LiveSubscription;
-  /** Resolves once the message left for every instance; rejects when it could not (Redis down). */
-  publish(topic: string, id: string, message: EventMessage): Promise<void>;
+  /**
+   * Sends each message to `topic:id`, in order per channel; resolves once they all left for every
+   * instance, rejects when they could not (Redis down).
+   */
+  publish(messages: Outgoing[]): Promise<void>;
   /** Local subscriptions to `topic:id` on this instance (one Redis subscription serves them all). */
   subscribers(topic: string, id: string): number;
   /** Throws when the shared transport cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
   kind: 'memory' | 'redis';
+}
+
+export interface Outgoing {
+  topic: string;
+  id: string;
+  message: EventMessage;
 }
 
 export interface BusOptions {
@@ -218,7 +227,9 @@ export function createMemoryBus(options: BusOptions): EventBus {
   return {
     kind: 'memory',
     subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
-    publish: async (topic, id, message) => channels.deliver(`${topic}:${id}`, message),
+    publish: async (messages) => {
+      for (const { topic, id, message } of messages) channels.deliver(`${topic}:${id}`, message);
+    },
     subscribers: (topic, id) => channels.count(`${topic}:${id}`),
     ping: async () => {},
     close: async () => {},
@@ -247,7 +258,8 @@ function ready(client: Redis, ms: number): Promise<void> {
  * SUBSCRIBE and UNSUBSCRIBE failures are logged, never left as unhandled rejections. When the
  * subscribe connection comes back after an outage (ioredis subscribes to every channel again),
  * messages published meanwhile are lost to it: every subscription is told so (`nextOrGap`), and the
- * merchant stream reads what it missed from the event log.
+ * merchant stream reads what it missed from the event log. A Redis message holds one event, or a
+ * JSON array of the events of one channel published together.
  */
 export function createRedisBus(url: string, logger: Logger, options: BusOptions): EventBus {
   const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
@@ -268,14 +280,15 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
     (channel) => void subscribeClient.unsubscribe(channel).catch(warn('unsubscribe', channel)),
   );
   subscribeClient.on('message', (channel: string, text: string) => {
-    let message: EventMessage;
+    let parsed: EventMessage | EventMessage[];
     try {
-      message = JSON.parse(text) as EventMessage;
+      parsed = JSON.parse(text) as EventMessage | EventMessage[];
     } catch {
       logger.warn({ channel }, 'ignored a message that is not JSON');
       return;
     }
-    channels.deliver(channel, message);
+    if (Array.isArray(parsed)) for (const message of parsed) channels.deliver(channel, message);
+    else channels.deliver(channel, parsed);
   });
   subscribeClient.on('ready', () => {
     // Subscriptions made while the connection was down (at start, or during an outage) missed
@@ -297,8 +310,16 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
   return {
     kind: 'redis',
     subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
-    publish: async (topic, id, message) => {
-      await publishClient.publish(`${topic}:${id}`, JSON.stringify(message));
+    publish: async (messages) => {
+      // One Redis message per channel: a channel's messages travel together, as a JSON array.
+      const byChannel = new Map<string, EventMessage[]>();
+      for (const { topic, id, message } of messages) {
+        const channel = `${topic}:${id}`;
+        const list = byChannel.get(channel);
+        if (list) list.push(message);
+        else byChannel.set(channel, [message]);
+      }
+      await Promise.all([...byChannel].map(([channel, list]) => publishClient.publish(channel, JSON.stringify(list.length === 1 ? list[0] : list))));
     },
     subscribers: (topic, id) => channels.count(`${topic}:${id}`),
     ping: async () => {

@@ -44,6 +44,8 @@ export interface EventRow {
   occurred_at: Date;
 }
 
+const EVENT_COLUMNS = 'seq, merchant_id, type, topic, object_id, payload, occurred_at';
+
 export function toMessage(row: EventRow): EventMessage {
   return {
     id: row.seq.toString(),
@@ -58,8 +60,7 @@ export function toMessage(row: EventRow): EventMessage {
 /** A merchant's published events after stream position `afterSeq`, in order, from the durable event log. */
 export async function readEventLog(db: Db, merchantId: string, afterSeq: bigint, limit = 500): Promise<EventMessage[]> {
   const rows = await db.$queryRawUnsafe<EventRow[]>(
-    `SELECT seq, merchant_id, type, topic, object_id, payload, occurred_at FROM events
-     WHERE merchant_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3`,
+    `SELECT ${EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3`,
     merchantId,
     afterSeq.toString(),
     limit,
@@ -77,11 +78,12 @@ export async function latestEventId(db: Db, merchantId: string): Promise<string 
 }
 
 /**
- * Publishes committed outbox events and marks them sent. Runs when kicked after a commit and on a
+ * Numbers committed outbox events and publishes them. Runs when kicked after a commit and on a
  * timer (catching events left by a Redis outage or written by another process, such as the CLI).
  * Delivery is at least once: if the commit after a publish fails, the batch is published again.
  */
 const PUBLISH_BATCH = 200;
+
 
 export class OutboxRelay {
   #running: Promise<void> | null = null;
@@ -130,8 +132,13 @@ export class OutboxRelay {
     do {
       this.#again = false;
       try {
-        // A batch short of the limit emptied the queue; whatever was committed since kicked again.
-        while ((await this.publishBatch()) === PUBLISH_BATCH) this.#again = false;
+        // A round that numbered events publishes them in the next; one that published a whole
+        // batch may have left more. Whatever was committed since kicked again.
+        for (;;) {
+          const { published, numbered } = await this.round();
+          if (numbered === 0 && published < PUBLISH_BATCH) break;
+          this.#again = false;
+        }
         await this.#prune();
       } catch (error) {
         this.logger.warn({ err: (error as Error).message }, 'outbox relay round failed; events stay queued');
@@ -141,57 +148,56 @@ export class OutboxRelay {
   }
 
   /**
-   * Numbers, then publishes, up to one batch; answers how many events were published.
-   * Numbering commits first: stream positions are handed out under the cursor row's lock, in one
-   * order for every instance, and are durable before any subscriber sees them, so one who resumes
-   * after position N finds everything later in the log. Publishing then takes the same lock, so
-   * instances publish in position order; a batch whose marking fails is published again under the
-   * same positions, which subscribers drop as repeats.
+   * One transaction holding the cursor row's lock, so that instances take rounds one at a time:
+   * first publishes, in position order, up to `limit` events numbered by earlier rounds (so their
+   * positions are durable before any subscriber sees them, and one who resumes after position N
+   * finds everything later in the log), then numbers up to `limit` events committed since, in
+   * insert order, for the next round to publish. A round whose publishing fails (Redis down)
+   * changes nothing; one whose commit fails after publishing has its batch published again under
+   * the same positions, which subscribers drop as repeats.
    */
-  async publishBatch(limit = PUBLISH_BATCH): Promise<number> {
-    await this.sql.transaction(async (tx) => {
-      const [cursor] = await tx.$queryRawUnsafe<{ last_seq: bigint }[]>(
-        `INSERT INTO event_cursor (id, last_seq) VALUES (1, 0)
-         ON CONFLICT (id) DO UPDATE SET last_seq = event_cursor.last_seq RETURNING last_seq`,
-      );
-      const unnumbered = await tx.$queryRawUnsafe<{ id: bigint }[]>(
-        `SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT $1`,
-        limit,
-      );
-      if (unnumbered.length === 0) return;
-      const last = cursor!.last_seq + BigInt(unnumbered.length);
-      const writes = new WriteBatch();
-      writes.add(
-        `UPDATE events AS e SET seq = v.seq
-         FROM unnest($1::bigint[], $2::bigint[]) AS v(id, seq) WHERE e.id = v.id`,
-        unnumbered.map((row) => row.id.toString()),
-        unnumbered.map((_, index) => (cursor!.last_seq + BigInt(index + 1)).toString()),
-      );
-      writes.add(`UPDATE event_cursor SET last_seq = $1::bigint WHERE id = 1`, last.toString());
-      await writes.run(tx);
-    });
+  async round(limit = PUBLISH_BATCH): Promise<{ published: number; numbered: number }> {
     return this.sql.transaction(async (tx) => {
-      await tx.$queryRawUnsafe(`SELECT last_seq FROM event_cursor WHERE id = 1 FOR UPDATE`);
-      const rows = await tx.$queryRawUnsafe<EventRow[]>(
-        `SELECT seq, merchant_id, type, topic, object_id, payload, occurred_at FROM events
-         WHERE seq IS NOT NULL AND published_at IS NULL ORDER BY seq LIMIT $1`,
-        limit,
+      const [cursor] = await tx.$queryRawUnsafe<{ last_seq: bigint; published_seq: bigint }[]>(
+        `INSERT INTO event_cursor (id, last_seq, published_seq) VALUES (1, 0, 0)
+         ON CONFLICT (id) DO UPDATE SET last_seq = event_cursor.last_seq RETURNING last_seq, published_seq`,
       );
-      // Sent back to back (pipelined on Redis's one publishing connection, so in order), then
-      // awaited together: one failure leaves the whole batch unmarked, to be published again.
-      await Promise.all(
-        rows.flatMap((row) => {
-          const message = toMessage(row);
-          return [this.bus.publish(row.topic, row.object_id, message), this.bus.publish(MERCHANT_STREAM, row.merchant_id, message)];
-        }),
-      );
-      if (rows.length > 0) {
-        await tx.$executeRawUnsafe(
-          `UPDATE events SET published_at = now() WHERE seq = ANY($1::bigint[])`,
-          rows.map((row) => row.seq.toString()),
+      const { last_seq: last } = cursor!;
+      let publishedSeq = cursor!.published_seq;
+      let published = 0;
+      if (publishedSeq < last) {
+        const rows = await tx.$queryRawUnsafe<EventRow[]>(
+          `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY seq LIMIT $3`,
+          publishedSeq.toString(),
+          last.toString(),
+          limit,
         );
+        await this.bus.publish(
+          rows.flatMap((row) => {
+            const message = toMessage(row);
+            return [
+              { topic: row.topic, id: row.object_id, message },
+              { topic: MERCHANT_STREAM, id: row.merchant_id, message },
+            ];
+          }),
+        );
+        published = rows.length;
+        // Positions are consecutive: fewer rows than positions only when the rest were pruned.
+        publishedSeq = rows.length === limit ? rows.at(-1)!.seq : last;
       }
-      return rows.length;
+      const [numbered] = await tx.$queryRawUnsafe<{ count: bigint }[]>(
+        `WITH next AS (
+           SELECT id, row_number() OVER (ORDER BY id) AS n FROM events WHERE seq IS NULL ORDER BY id LIMIT $1),
+         numbered AS (UPDATE events AS e SET seq = $2::bigint + next.n FROM next WHERE e.id = next.id RETURNING e.id),
+         counted AS (SELECT count(*) AS count FROM numbered)
+         UPDATE event_cursor SET last_seq = $2::bigint + counted.count, published_seq = $3::bigint FROM counted
+         WHERE id = 1 AND (counted.count > 0 OR published_seq <> $3::bigint)
+         RETURNING counted.count`,
+        limit,
+        last.toString(),
+        publishedSeq.toString(),
+      );
+      return { published, numbered: Number(numbered?.count ?? 0n) };
     });
   }
 
@@ -199,7 +205,7 @@ export class OutboxRelay {
     if (Date.now() - this.#lastPrune < 60_000) return;
     this.#lastPrune = Date.now();
     await this.sql.$executeRawUnsafe(
-      `DELETE FROM events WHERE published_at IS NOT NULL AND occurred_at < now() - make_interval(hours => $1)`,
+      `DELETE FROM events WHERE seq <= (SELECT published_seq FROM event_cursor WHERE id = 1) AND occurred_at < now() - make_interval(hours => $1)`,
       this.options.retentionHours,
     );
   }

@@ -16,6 +16,16 @@ const CHARGE = /* GraphQL */ `
   }
 `;
 
+/** The merchant's events not published yet: not numbered, or numbered after the published position. */
+async function unpublished(t: TestApp, merchantId: string): Promise<number> {
+  const [row] = await t.app.deps.sql.$queryRawUnsafe<{ count: bigint }[]>(
+    `SELECT count(*) AS count FROM events
+     WHERE merchant_id = $1 AND (seq IS NULL OR seq > (SELECT coalesce(max(published_seq), 0) FROM event_cursor))`,
+    merchantId,
+  );
+  return Number(row!.count);
+}
+
 describe.skipIf(!REDIS_URL)('a Redis outage', () => {
   let proxy: TcpProxy;
   let t: TestApp;
@@ -58,12 +68,12 @@ describe.skipIf(!REDIS_URL)('a Redis outage', () => {
     expect(ready.json).toMatchObject({ status: 'unavailable', database: 'up', redis: 'down' });
     expect((await t.request('GET', '/healthz')).status).toBe(200);
     // On PostgreSQL, the instances of other test files share the outbox and may publish it meanwhile.
-    if (!usesPostgres) expect(await t.app.deps.prisma.event.count({ where: { merchantId: merchant.merchantId, publishedAt: null } })).toBe(15);
+    if (!usesPostgres) expect(await unpublished(t, merchant.merchantId)).toBe(15);
 
     await proxy.restore();
     for (let i = 0; i < 5; i++) await charge(`after ${i}`);
     await until(async () => (await t.request('GET', '/readyz')).status === 200, 15_000, 'Redis to be ready again');
-    await until(async () => (await t.app.deps.prisma.event.count({ where: { merchantId: merchant.merchantId, publishedAt: null } })) === 0, 15_000, 'the outbox to drain');
+    await until(async () => (await unpublished(t, merchant.merchantId)) === 0, 15_000, 'the outbox to drain');
 
     const logged = (await t.app.deps.prisma.event.findMany({ where: { merchantId: merchant.merchantId }, orderBy: { seq: 'asc' } })).map((event) => event.seq!.toString());
     expect(logged).toHaveLength(25);
@@ -112,7 +122,7 @@ describe.skipIf(!REDIS_URL)('a Redis outage', () => {
       // Published to Redis by the other instance while this one cannot hear it.
       for (let i = 0; i < 5; i++) await charge(other);
       await other.app.deps.relay.flush();
-      expect(await t.app.deps.prisma.event.count({ where: { merchantId: merchant.merchantId, publishedAt: null } })).toBe(0);
+      expect(await unpublished(t, merchant.merchantId)).toBe(0);
       await wait(300);
       expect(seen()).toHaveLength(1);
 

@@ -251,7 +251,7 @@ describe('subscriptions', () => {
     const sub = await subscribe(
       `subscription($id: ID!) { rechargePaymentChanged(id: $id) { type payment { state reason } } }`,
       { id: payment.id },
-      () => t.app.deps.bus.publish(PAYMENT_TOPIC, payment.id, probeMessage(merchant.merchantId, payment.id, provider.id)),
+      () => t.app.deps.bus.publish([{ topic: PAYMENT_TOPIC, id: payment.id, message: probeMessage(merchant.merchantId, payment.id, provider.id) }]),
     );
     await t.graphql(
       `mutation($id: ID!) { updateRechargePayment(id: $id, description: "changed") { __typename } }`,
@@ -276,7 +276,7 @@ describe('subscriptions', () => {
     const sub = await subscribe(
       `subscription { rechargePaymentsChanged(provider: "dashboard") { type payment { state reason } } }`,
       {},
-      () => t.app.deps.bus.publish(MERCHANT_STREAM, merchant.merchantId, probeMessage(merchant.merchantId, elsewhere.payment.id, provider.id)),
+      () => t.app.deps.bus.publish([{ topic: MERCHANT_STREAM, id: merchant.merchantId, message: probeMessage(merchant.merchantId, elsewhere.payment.id, provider.id) }]),
     );
     await transition('commitRechargePayment', elsewhere.payment.id);
     const a = await createPayment({ provider: 'dashboard', userId: '602', params: { amount: '5' } });
