@@ -9,8 +9,12 @@
  *
  * Every function here must run inside the caller's database transaction, so that the transfer,
  * the caller's idempotency record and its outbox event commit together. Accounts are locked
- * (`FOR UPDATE`, in id order, so two transfers never deadlock) before balances are read, so
- * concurrent transfers on one account serialise and never lose an update or overdraw a floor.
+ * (in id order, so two transfers never deadlock) before balances are read, either first
+ * (createTransfers) or by the transaction's last statement (prepareTransfers), so concurrent
+ * transfers on one account serialise and never lose an update or overdraw a floor. The lock is
+ * `FOR NO KEY UPDATE`, the one an update of the balances takes anyway: it lets the foreign-key
+ * checks of transfers being written elsewhere (`FOR KEY SHARE` on their accounts) pass, which a
+ * transaction that writes its transfers before locking (prepareTransfers) needs not to deadlock.
  * A batch costs a fixed number of statements whatever its size. Every transfer is also recorded in
  * the audit trail (who, what, when, why), in the same transaction.
  */
@@ -161,9 +165,10 @@ export async function setFloor(db: Sql, accountId: string, floor: bigint | null)
   return changed === 1;
 }
 
-async function lockAccounts(db: Sql, ids: string[]): Promise<Map<string, Account>> {
+/** The accounts by id; locked (in id order, so two transactions never deadlock) or as last committed. */
+async function readAccounts(db: Sql, ids: string[], lock: boolean): Promise<Map<string, Account>> {
   const rows = await db.$queryRawUnsafe<AccountRow[]>(
-    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[])${lock ? ' ORDER BY id FOR NO KEY UPDATE' : ''}`,
     [...new Set(ids)],
   );
   return new Map(rows.map((row) => [row.id, toAccount(row)]));
@@ -221,25 +226,17 @@ export interface CreateTransfersOptions {
   keysChecked?: boolean;
 }
 
-/**
- * Applies transfers in order, each judged on its own: one that would break a floor fails alone
- * and the following ones see the balances without it. Costs three statements for any batch size
- * (the accounts' locks, the keys already spent, then every write at once); fewer with options.
- */
-export async function createTransfers(db: Sql, requests: TransferRequest[], now = new Date(), options: CreateTransfersOptions = {}): Promise<TransferOutcome[]> {
-  if (requests.length === 0) return [];
-  const accounts = await lockAccounts(
-    db,
-    requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
-  );
+/** The requests' keys already spent, as `merchant NUL key`. */
+async function spentKeys(db: Sql, requests: TransferRequest[], keysChecked: boolean | undefined): Promise<Set<string>> {
+  const spent = new Set<string>();
+  if (keysChecked) return spent;
   const keysByMerchant = new Map<string, string[]>();
   for (const r of requests) {
     const keys = keysByMerchant.get(r.merchantId);
     if (keys) keys.push(r.key);
     else keysByMerchant.set(r.merchantId, [r.key]);
   }
-  const spent = new Set<string>();
-  for (const [merchantId, keys] of options.keysChecked ? [] : keysByMerchant) {
+  for (const [merchantId, keys] of keysByMerchant) {
     const rows = await db.$queryRawUnsafe<{ key: string }[]>(
       `SELECT key FROM ledger_transfers WHERE merchant_id = $1 AND key = ANY($2::text[])`,
       merchantId,
@@ -247,7 +244,22 @@ export async function createTransfers(db: Sql, requests: TransferRequest[], now 
     );
     for (const row of rows) spent.add(`${merchantId}\u0000${row.key}`);
   }
+  return spent;
+}
 
+interface Judged {
+  outcomes: TransferOutcome[];
+  accepted: Transfer[];
+  audited: AuditedTransfer[];
+  /** The accounts whose balances the accepted transfers changed (in `accounts`, in place). */
+  touched: Set<Account>;
+}
+
+/**
+ * Judges transfers in order, each on its own, moving the balances of `accounts` in memory; with
+ * `floors` false, floors are left for the caller to check (see prepareTransfers).
+ */
+function judgeTransfers(requests: TransferRequest[], accounts: Map<string, Account>, spent: Set<string>, now: Date, floors: boolean): Judged {
   const touched = new Set<Account>();
   const accepted: Transfer[] = [];
   const audited: AuditedTransfer[] = [];
@@ -262,7 +274,7 @@ export async function createTransfers(db: Sql, requests: TransferRequest[], now 
     if (debit.currency !== r.currency || credit.currency !== r.currency) return { ok: false, reason: 'CURRENCY_MISMATCH' };
     const keyId = `${r.merchantId}\u0000${r.key}`;
     if (spent.has(keyId)) return { ok: false, reason: 'DUPLICATE_KEY' };
-    if (debit.floor !== null && availableBalance(debit) - r.amount < debit.floor) return { ok: false, reason: 'FLOOR_EXCEEDED' };
+    if (floors && debit.floor !== null && availableBalance(debit) - r.amount < debit.floor) return { ok: false, reason: 'FLOOR_EXCEEDED' };
     spent.add(keyId);
     if (r.pending) {
       debit.debitsPending += r.amount;
@@ -290,12 +302,112 @@ export async function createTransfers(db: Sql, requests: TransferRequest[], now 
     audited.push(r.actor ? { ...transfer, actor: r.actor } : transfer);
     return { ok: true, transfer };
   });
+  return { outcomes, accepted, audited, touched };
+}
+
+/**
+ * Applies transfers in order, each judged on its own: one that would break a floor fails alone
+ * and the following ones see the balances without it. Costs three statements for any batch size
+ * (the accounts' locks, the keys already spent, then every write at once); fewer with options.
+ */
+export async function createTransfers(db: Sql, requests: TransferRequest[], now = new Date(), options: CreateTransfersOptions = {}): Promise<TransferOutcome[]> {
+  if (requests.length === 0) return [];
+  const accounts = await readAccounts(
+    db,
+    requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
+    true,
+  );
+  const judged = judgeTransfers(requests, accounts, await spentKeys(db, requests, options.keysChecked), now, true);
   const batch = options.writes ?? new WriteBatch();
-  insertTransfers(batch, accepted);
-  saveBalances(batch, [...touched]);
-  recordAudit(batch, audited, now);
+  insertTransfers(batch, judged.accepted);
+  saveBalances(batch, [...judged.touched]);
+  recordAudit(batch, judged.audited, now);
   if (!options.writes) await batch.run(db);
-  return outcomes;
+  return judged.outcomes;
+}
+
+export interface PreparedTransfers {
+  /** As createTransfers would answer if `settle` succeeds: no transfer fails on a floor. */
+  outcomes: TransferOutcome[];
+  /**
+   * The transaction's last statement before COMMIT, after the prepared writes ran: locks the
+   * accounts (in id order) and moves their balances, unless a debited account's floor would not
+   * hold; then it changes nothing and answers false, and the caller must roll back.
+   */
+  settle(db: Sql): Promise<boolean>;
+}
+
+/**
+ * Transfers for a caller whose accounts are contended (every charge of a pocket group debits its
+ * funding account): they are written without a lock, and `settle`, the transaction's last
+ * statement, locks the accounts and moves the balances, so a busy account is held for one
+ * statement and the commit rather than for the whole transaction.
+ *
+ * Everything but floors is judged as createTransfers does, on the accounts as last committed (an
+ * account's merchant and currency never change). Floors are checked by `settle` on the locked
+ * balances, against every debit of the batch and none of its credits: as each debit lowers the
+ * balance, an account within its floor after all of them was within it after each, so when `settle`
+ * succeeds the outcomes are exactly createTransfers'. When it fails (some transfer would break a
+ * floor), the caller rolls back and uses createTransfers, which judges the transfers one by one.
+ */
+export async function prepareTransfers(
+  db: Sql,
+  requests: TransferRequest[],
+  now: Date,
+  options: CreateTransfersOptions & { writes: WriteBatch },
+): Promise<PreparedTransfers> {
+  const accounts = await readAccounts(
+    db,
+    requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
+    false,
+  );
+  const before = new Map([...accounts.values()].map((a) => [a, { ...a }]));
+  const judged = judgeTransfers(requests, accounts, await spentKeys(db, requests, options.keysChecked), now, false);
+  insertTransfers(options.writes, judged.accepted);
+  recordAudit(options.writes, judged.audited, now);
+  const moves = [...judged.touched].map((a) => {
+    const was = before.get(a)!;
+    return {
+      id: a.id,
+      dp: a.debitsPosted - was.debitsPosted,
+      cp: a.creditsPosted - was.creditsPosted,
+      dq: a.debitsPending - was.debitsPending,
+      cq: a.creditsPending - was.creditsPending,
+    };
+  });
+  return { outcomes: judged.outcomes, settle: (tx) => settleBalances(tx, moves) };
+}
+
+/**
+ * One statement: locks the accounts in id order (the CTE is read, so run, before any row is
+ * updated), checks the debited ones' floors on the locked balances, and adds the moves to the
+ * balances only if every floor holds.
+ */
+async function settleBalances(db: Sql, moves: { id: string; dp: bigint; cp: bigint; dq: bigint; cq: bigint }[]): Promise<boolean> {
+  if (moves.length === 0) return true;
+  const [row] = await db.$queryRawUnsafe<{ ok: boolean | null }[]>(
+    `WITH moves AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS m(id, dp, cp, dq, cq)),
+     locked AS MATERIALIZED (
+       SELECT id, floor, credits_posted - debits_posted - debits_pending AS available
+       FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE),
+     judged AS (
+       SELECT bool_and(l.floor IS NULL OR l.available - m.dp - m.dq >= l.floor) AND count(*) = $6 AS ok
+       FROM locked l JOIN moves m ON m.id = l.id),
+     applied AS (
+       UPDATE ledger_accounts AS a
+       SET debits_posted = a.debits_posted + m.dp, credits_posted = a.credits_posted + m.cp,
+           debits_pending = a.debits_pending + m.dq, credits_pending = a.credits_pending + m.cq, updated_at = now()
+       FROM moves m WHERE a.id = m.id AND (SELECT ok FROM judged)
+       RETURNING a.id)
+     SELECT (SELECT ok FROM judged) AND (SELECT count(*) FROM applied) = $6 AS ok`,
+    moves.map((m) => m.id),
+    moves.map((m) => m.dp.toString()),
+    moves.map((m) => m.cp.toString()),
+    moves.map((m) => m.dq.toString()),
+    moves.map((m) => m.cq.toString()),
+    moves.length,
+  );
+  return row?.ok === true;
 }
 
 /**
@@ -381,7 +493,7 @@ export async function resolvePendingTransfer(
   const amount = input.action === 'post' ? (input.amount ?? row.amount) : row.amount;
   if (amount <= 0n || amount > row.amount) return { ok: false, reason: 'INVALID_AMOUNT' };
 
-  const accounts = await lockAccounts(db, [row.debit_account_id, row.credit_account_id]);
+  const accounts = await readAccounts(db, [row.debit_account_id, row.credit_account_id], true);
   const debit = accounts.get(row.debit_account_id)!;
   const credit = accounts.get(row.credit_account_id)!;
   debit.debitsPending -= row.amount;

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { transact } from '../../src/deps.ts';
+import { transact, transactSql } from '../../src/deps.ts';
+import { WriteBatch } from '../../src/db/write-batch.ts';
 import {
   availableBalance,
   balance,
   createTransfers,
   findAccount,
   openAccounts,
+  prepareTransfers,
   resolvePendingTransfer,
   verifyLedger,
   type Account,
@@ -127,6 +129,72 @@ describe('ledger', () => {
     expect(broken.violations.map((v) => v.check)).toEqual(expect.arrayContaining(['currency_sum', 'cached_balance']));
     await t.app.deps.prisma.$executeRawUnsafe(`UPDATE ledger_accounts SET credits_posted = credits_posted - 1 WHERE id = $1`, user.id);
     expect((await verifyLedger(t.app.deps.prisma)).violations).toEqual([]);
+  });
+
+  describe('locking last (prepareTransfers)', () => {
+    class Refused extends Error {}
+    /** Prepares, runs the writes, settles; a refused settle rolls the transaction back. */
+    const prepared = (requests: ReturnType<typeof move>[]) =>
+      transactSql(t.app.deps, async (tx) => {
+        const writes = new WriteBatch();
+        const { outcomes, settle } = await prepareTransfers(tx, requests, new Date(), { writes });
+        await writes.run(tx);
+        if (!(await settle(tx))) throw new Refused();
+        return outcomes;
+      });
+    const transfersOf = async (account: Account) =>
+      (await t.app.deps.prisma.ledgerTransfer.count({ where: { OR: [{ debitAccountId: account.id }, { creditAccountId: account.id }] } }));
+
+    it('moves the balances in one statement at the end when every floor holds, with createTransfers\' refusals', async () => {
+      const { merchantId, funding, user, usd } = await accounts(100n);
+      const repeated = move(merchantId, funding, user, 1n);
+      const outcomes = await prepared([move(merchantId, funding, user, 60n), move(merchantId, funding, user, 0n), move(merchantId, funding, usd, 5n), repeated, repeated, move(merchantId, funding, user, 39n)]);
+      expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual(['ok', 'INVALID_AMOUNT', 'CURRENCY_MISMATCH', 'ok', 'DUPLICATE_KEY', 'ok']);
+      expect(balance(await reload(merchantId, user))).toBe(100n);
+      expect(balance(await reload(merchantId, funding))).toBe(-100n);
+      expect(await transfersOf(user)).toBe(3);
+    });
+
+    it('refuses the whole batch when a debit would pass a floor, leaving nothing behind', async () => {
+      const { merchantId, funding, user } = await accounts(100n);
+      await expect(prepared([move(merchantId, funding, user, 60n), move(merchantId, funding, user, 41n)])).rejects.toBeInstanceOf(Refused);
+      expect(balance(await reload(merchantId, funding))).toBe(0n);
+      expect(await transfersOf(funding)).toBe(0);
+    });
+
+    it('does not count a credit of the batch towards an earlier debit, as judging in order would not', async () => {
+      const { merchantId, funding, user } = await accounts(null);
+      // user (floor 0) pays 10 it only receives afterwards: in order, the first transfer fails.
+      const requests = [move(merchantId, user, funding, 10n), move(merchantId, funding, user, 10n)];
+      await expect(prepared(requests)).rejects.toBeInstanceOf(Refused);
+      const outcomes = await transact(t.app.deps, (tx) => createTransfers(tx, requests));
+      expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual(['FLOOR_EXCEEDED', 'ok']);
+    });
+
+    it(`never loses an update, deadlocks or breaks a floor under ${usesPostgres ? 'real concurrent' : 'queued'} batches locking last and first on one account`, async () => {
+      const { merchantId, funding, user } = await accounts(3_000n);
+      const batches = Array.from({ length: 80 }, (_, i) => [move(merchantId, funding, user, BigInt((i % 5) + 20)), move(merchantId, funding, user, 30n)]);
+      const sum = (amounts: bigint[]) => amounts.reduce((total, amount) => total + amount, 0n);
+      const results = await Promise.all(
+        batches.map((requests, i) =>
+          i % 2 === 0
+            ? prepared(requests).then(
+                () => sum(requests.map((r) => r.amount)),
+                (error: unknown) => {
+                  if (!(error instanceof Refused)) throw error;
+                  return 0n;
+                },
+              )
+            : transact(t.app.deps, (tx) => createTransfers(tx, requests)).then((outcomes) => sum(outcomes.map((o) => (o.ok ? o.transfer.amount : 0n)))),
+        ),
+      );
+      const acknowledged = sum(results);
+      expect(results.filter((amount) => amount === 0n).length).toBeGreaterThan(0);
+      expect(acknowledged).toBeLessThanOrEqual(3_000n);
+      expect(acknowledged).toBeGreaterThan(3_000n - 55n);
+      expect(balance(await reload(merchantId, user))).toBe(acknowledged);
+      expect(balance(await reload(merchantId, funding))).toBe(-acknowledged);
+    });
   });
 
   it(`never loses an update or breaks a floor under ${usesPostgres ? 'real concurrent' : 'queued'} transactions on one account`, async () => {

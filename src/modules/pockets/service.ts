@@ -10,9 +10,12 @@
  *   the write fails the write on that index, nothing is applied, and the batch runs again.
  * - Money moves only through the ledger, keyed `pocket-charge:<token>`, from the group's funding
  *   account (floor -cap) to the pocket's account (floor 0).
- * - A batch is one transaction whose statement count does not depend on its size, and every lock
- *   is taken in one global order (pockets, then accounts, then tokens and ledger keys, each
- *   sorted), so concurrent batches wait for each other but never deadlock.
+ * - A batch is one transaction whose statement count does not depend on its size. It writes its
+ *   records first and locks the accounts last (see prepareTransfers), so the group's funding
+ *   account, which every charge debits, is held for one statement and the commit. A batch that
+ *   would take the funding account past the cap runs again, judged one by one with the accounts
+ *   locked first (see createTransfers). Accounts are always locked in id order, so batches never
+ *   deadlock on them; two batches sharing a token meet on its unique index, and one runs again.
  */
 import type { Db, Prisma } from '../../db/database.ts';
 import type { Sql, SqlDatabase } from '../../db/sql.ts';
@@ -22,7 +25,7 @@ import { transactSql, type Deps } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import type { PocketCharge, PocketGroup } from '../../generated/prisma/client.ts';
-import { balance, createTransfers, findAccount, openAccounts, setFloor, type Account } from '../../ledger/ledger.ts';
+import { balance, createTransfers, findAccount, openAccounts, prepareTransfers, setFloor, type Account, type TransferRequest } from '../../ledger/ledger.ts';
 import { KeyedBatcher } from '../../lib/batcher.ts';
 import { isUuidV7, uuidv7 } from '../../lib/ids.ts';
 import { isChargeFailure, MAX_BATCH_SIZE, MAX_CHARGE_AMOUNT, PocketChargeError, type ChargeFailure } from './charge-failures.ts';
@@ -327,6 +330,12 @@ interface ChargeCall {
 
 const batchers = new WeakMap<SqlDatabase, KeyedBatcher<ChargeCall, ChargeResult[]>>();
 
+/** Groups whose last batch met the cap: their batches are judged one by one from the start. */
+const nearCap = new Set<string>();
+
+/** A batch written with its accounts locked last would take a funding account past its cap. */
+class OverCap extends Error {}
+
 /**
  * One batcher per database (tests run several apps in one process). A batch is a raw transaction:
  * every statement of it is raw SQL, and it holds the group's funding account locked, so each
@@ -336,10 +345,26 @@ function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatche
   let batcher = batchers.get(deps.sql);
   if (!batcher) {
     batcher = new KeyedBatcher<ChargeCall, ChargeResult[]>({
-      run: (calls) => againOnConflict(() => transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now()))),
+      run: (calls) =>
+        againOnConflict(async () => {
+          const groupId = calls[0]!.group.id;
+          const apply = (lockLast: boolean) => transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now(), lockLast));
+          if (!nearCap.has(groupId)) {
+            try {
+              return await apply(true);
+            } catch (error) {
+              if (!(error instanceof OverCap)) throw error;
+            }
+          }
+          const results = await apply(false);
+          // Until a batch fits under the cap again, the group's batches skip the attempt that would fail.
+          if (results.some((own) => own.some((result) => result instanceof PocketChargeError && result.reason === 'CAP_EXCEEDED'))) nearCap.add(groupId);
+          else nearCap.delete(groupId);
+          return results;
+        }),
       weight: (call) => call.judged.length,
       maxWeight: MAX_BATCH_SIZE,
-      // While one batch holds the funding account, the next claims its tokens and finds its pockets.
+      // While one batch settles and commits, the next reads its tokens and pockets and writes its records.
       concurrency: 2,
     });
     batchers.set(deps.sql, batcher);
@@ -369,7 +394,7 @@ async function againOnConflict<T>(run: () => Promise<T>, attempts = 3): Promise<
  * is, for the later call, a token already spent: once the earlier calls are settled, it is judged
  * against the stored charge (a replay, or DUPLICATE_TOKEN), as if the calls had run one after the other.
  */
-async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date): Promise<ChargeResult[][]> {
+async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date, lockLast: boolean): Promise<ChargeResult[][]> {
   const group = calls[0]!.group;
   const tokens = new Set<string>();
   const repeats: JudgedItem[] = [];
@@ -382,7 +407,7 @@ async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date): Promise<Char
       items.push(item);
     }
   }
-  const results = await applyCharges(tx, group, items, now);
+  const results = await applyCharges(tx, group, items, now, lockLast);
   if (repeats.length > 0) {
     const stored = await storedCharges(tx, group.merchantId, repeats);
     for (const item of repeats) results.set(item, judgeStored(group, item, stored.get(item.claim!.token)!));
@@ -410,11 +435,13 @@ function judgeStored(group: PocketGroup, item: JudgedItem, row: PocketCharge): C
 
 /**
  * Judges and applies the items of one transaction. Tokens recorded before are judged against
- * their stored charge; the others are recorded here, with their outcome, in the transaction's
- * last statement. A token recorded meanwhile by a concurrent transaction makes that statement
- * fail on the unique index (nothing is applied), and the batch runs again (see UniqueViolation).
+ * their stored charge; the others are recorded here, with their outcome, in one statement with
+ * every other write. A token recorded meanwhile by a concurrent transaction makes that statement
+ * fail on the unique index (nothing is applied), and the batch runs again (see againOnConflict).
+ * With `lockLast`, the accounts are locked and their balances moved by the statement after it
+ * (see prepareTransfers), and a batch that would pass the cap throws OverCap.
  */
-async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], now: Date): Promise<Map<JudgedItem, ChargeResult>> {
+async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], now: Date, lockLast: boolean): Promise<Map<JudgedItem, ChargeResult>> {
   const results = new Map<JudgedItem, ChargeResult>();
   for (const item of judged) if (!item.claim) results.set(item, failed(item, item.failure!));
   const claimed = judged.filter((item) => item.claim);
@@ -448,8 +475,11 @@ async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], n
     results.set(item, failed(item, item.failure));
   }
   const valid = fresh.filter((item) => !item.failure);
+  let settle: ((tx: Sql) => Promise<boolean>) | undefined;
   if (valid.length > 0) {
-    for (const [item, result] of await chargeValid(tx, group, valid, now, writes, record)) results.set(item, result);
+    const charged = await chargeValid(tx, group, valid, now, writes, record, lockLast);
+    for (const [item, result] of charged.results) results.set(item, result);
+    settle = charged.settle;
   }
   // Rows go in token order: concurrent transactions sharing tokens take the index locks in one order.
   records.sort((a, b) => (a.token < b.token ? -1 : 1));
@@ -472,6 +502,7 @@ async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], n
     records.map((charge) => charge.transferId),
   );
   await writes.run(tx);
+  if (settle && !(await settle(tx))) throw new OverCap();
   return results;
 }
 
@@ -514,7 +545,8 @@ async function openPockets(tx: Sql, group: PocketGroup, phones: string[], now: D
 
 /**
  * Opens the pockets the valid items need and moves their money, in batch order; the transfers, the
- * items' records and their events join `writes`.
+ * items' records and their events join `writes`. With `lockLast`, the balances move when the
+ * caller runs `settle` after the writes (see prepareTransfers).
  */
 async function chargeValid(
   tx: Sql,
@@ -523,7 +555,8 @@ async function chargeValid(
   now: Date,
   writes: WriteBatch,
   record: (item: JudgedItem, outcome: Pick<PocketCharge, 'status' | 'errorCode' | 'pocketId' | 'transferId'>) => PocketCharge,
-): Promise<Map<JudgedItem, ChargeResult>> {
+  lockLast: boolean,
+): Promise<{ results: Map<JudgedItem, ChargeResult>; settle?: (tx: Sql) => Promise<boolean> }> {
   const merchantId = group.merchantId;
   const phones = [...new Set(valid.map((item) => item.claim!.phoneNumber))].sort();
   const pockets = await findPockets(tx, group.id, phones);
@@ -532,9 +565,8 @@ async function chargeValid(
     for (const [phone, pocket] of await openPockets(tx, group, missing, now)) pockets.set(phone, pocket);
   }
 
-  const outcomes = await createTransfers(
-    tx,
-    valid.map((item) => ({
+  const requests = valid.map(
+    (item): TransferRequest => ({
       merchantId,
       key: `pocket-charge:${item.claim!.token}`,
       debitAccountId: group.fundingAccountId,
@@ -543,11 +575,12 @@ async function chargeValid(
       currency: group.currency,
       code: 'pocket.charge',
       actor: item.actor,
-    })),
-    now,
-    // A key derives from a token found unrecorded in this transaction.
-    { writes, keysChecked: true },
+    }),
   );
+  // A key derives from a token found unrecorded in this transaction.
+  const options = { writes, keysChecked: true };
+  const prepared = lockLast ? await prepareTransfers(tx, requests, now, options) : null;
+  const outcomes = prepared ? prepared.outcomes : await createTransfers(tx, requests, now, options);
 
   const results = new Map<JudgedItem, ChargeResult>();
   const charged: PocketCharge[] = [];
@@ -578,7 +611,7 @@ async function chargeValid(
     })),
     now,
   );
-  return results;
+  return { results, ...(prepared ? { settle: prepared.settle } : {}) };
 }
 
 export interface ChargeTotals {
