@@ -61,6 +61,31 @@ describe('events subscription', () => {
     await client.dispose();
   });
 
+  it('delivers the events of one transaction, published together, each once and in order', async () => {
+    const a = await t.merchant();
+    const b = await t.merchant();
+    const client = wsClient(t, token(a));
+    const sub = collect(client, {}, 3);
+    await sub.ready;
+    // One relay round publishes them; with Redis, the merchant's three travel as one message.
+    await transact(t.app.deps, (tx) =>
+      recordEvents(tx, [
+        { merchantId: a.merchantId, type: 'test.one', topic: 'TEST', objectId: 'together-1' },
+        { merchantId: b.merchantId, type: 'test.other', topic: 'TEST', objectId: 'together-b' },
+        { merchantId: a.merchantId, type: 'test.two', topic: 'TEST', objectId: 'together-2' },
+        { merchantId: a.merchantId, type: 'test.three', topic: 'TEST', objectId: 'together-1' },
+      ]),
+    );
+    const events = await sub.done;
+    expect(events.map((e) => [e.type, e.objectId])).toEqual([
+      ['test.one', 'together-1'],
+      ['test.two', 'together-2'],
+      ['test.three', 'together-1'],
+    ]);
+    expect(new Set(events.map((e) => e.id)).size).toBe(3);
+    await client.dispose();
+  });
+
   it('first replays what was missed after the given id, then continues live, without repeats', async () => {
     const a = await t.merchant();
     await emit(a.merchantId, 'old-1');
