@@ -9,12 +9,13 @@
  * to the outbox.
  */
 import type { Db, Prisma } from '../../db/database.ts';
+import { WriteBatch } from '../../db/write-batch.ts';
 import type { Deps } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import type { Wallet, WalletFeeRule, WalletUser } from '../../generated/prisma/client.ts';
 import { idempotent } from '../../idempotency/idempotency.ts';
-import { balance, createTransfers, findAccountsByName, openAccounts, type Account, type AccountSpec } from '../../ledger/ledger.ts';
+import { balance, findAccountsByName, openAccounts, prepareTransfers, type Account, type AccountSpec } from '../../ledger/ledger.ts';
 import { randomHex, uuidv7 } from '../../lib/ids.ts';
 import { WalletError } from './errors.ts';
 import { calculateFee, selectRule, termsProblem, type FeeTerms } from './fees.ts';
@@ -472,16 +473,21 @@ async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopU
     currency: wallet.currency,
     code,
   });
-  const outcomes = await createTransfers(
+  // Every top-up of a company credits its fee account from its clearing account: those are locked
+  // last (see prepareTransfers), for the settling statement and the commit only.
+  const writes = new WriteBatch();
+  const { outcomes, settle } = await prepareTransfers(
     tx,
     [
       transfer('credit', walletAccount.id, quote.creditedAmount, 'wallet.topup'),
       ...(quote.totalCharges > 0n ? [transfer('fee', feeAccount.id, quote.totalCharges, 'wallet.topup_fee')] : []),
     ],
     now,
+    { writes },
   );
   const refused = outcomes.find((outcome) => !outcome.ok);
   if (refused && !refused.ok) throw new Error(`the ledger refused a top-up transfer: ${refused.reason}`);
+  await writes.run(tx);
   await tx.walletTransaction.create({
     data: {
       id,
@@ -528,6 +534,8 @@ async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopU
     ],
     now,
   );
+  // The clearing account debited has no floor: settling cannot be refused.
+  if (!(await settle(tx))) throw new Error('the ledger refused to settle a top-up');
   return {
     transactionId: id,
     txnNumber: id,
