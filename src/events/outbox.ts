@@ -84,7 +84,6 @@ export async function latestEventId(db: Db, merchantId: string): Promise<string 
  */
 const PUBLISH_BATCH = 200;
 
-
 export class OutboxRelay {
   #running: Promise<void> | null = null;
   #again = false;

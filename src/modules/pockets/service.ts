@@ -338,8 +338,9 @@ class OverCap extends Error {}
 
 /**
  * One batcher per database (tests run several apps in one process). A batch is a raw transaction:
- * every statement of it is raw SQL, and it holds the group's funding account locked, so each
- * statement's cost is paid by every charge of the group waiting behind it.
+ * every statement of it is raw SQL. It locks the group's funding account in its last statement,
+ * or, once the group is near its cap, in its first, and then each statement's cost is paid by
+ * every charge of the group waiting behind it.
  */
 function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatcher<ChargeCall, ChargeResult[]> {
   let batcher = batchers.get(deps.sql);
