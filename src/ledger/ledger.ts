@@ -361,21 +361,31 @@ export async function prepareTransfers(
     requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
     false,
   );
-  const before = new Map([...accounts.values()].map((a) => [a, { ...a }]));
   const judged = judgeTransfers(requests, accounts, await spentKeys(db, requests, options.keysChecked), now, false);
   insertTransfers(options.writes, judged.accepted);
   recordAudit(options.writes, judged.audited, now);
-  const moves = [...judged.touched].map((a) => {
-    const was = before.get(a)!;
-    return {
-      id: a.id,
-      dp: a.debitsPosted - was.debitsPosted,
-      cp: a.creditsPosted - was.creditsPosted,
-      dq: a.debitsPending - was.debitsPending,
-      cq: a.creditsPending - was.creditsPending,
-    };
-  });
-  return { outcomes: judged.outcomes, settle: (tx) => settleBalances(tx, moves) };
+  // What the accepted transfers add to each account's balances.
+  const moves = new Map<string, Move>();
+  const move = (id: string) => moves.get(id) ?? moves.set(id, { id, dp: 0n, cp: 0n, dq: 0n, cq: 0n }).get(id)!;
+  for (const t of judged.accepted) {
+    if (t.kind === 'pending') {
+      move(t.debitAccountId).dq += t.amount;
+      move(t.creditAccountId).cq += t.amount;
+    } else {
+      move(t.debitAccountId).dp += t.amount;
+      move(t.creditAccountId).cp += t.amount;
+    }
+  }
+  return { outcomes: judged.outcomes, settle: (tx) => settleBalances(tx, [...moves.values()]) };
+}
+
+/** Amounts added to an account's debits and credits, posted (dp, cp) and pending (dq, cq). */
+interface Move {
+  id: string;
+  dp: bigint;
+  cp: bigint;
+  dq: bigint;
+  cq: bigint;
 }
 
 /**
@@ -383,7 +393,7 @@ export async function prepareTransfers(
  * updated), checks the debited ones' floors on the locked balances, and adds the moves to the
  * balances only if every floor holds.
  */
-async function settleBalances(db: Sql, moves: { id: string; dp: bigint; cp: bigint; dq: bigint; cq: bigint }[]): Promise<boolean> {
+async function settleBalances(db: Sql, moves: Move[]): Promise<boolean> {
   if (moves.length === 0) return true;
   const [row] = await db.$queryRawUnsafe<{ ok: boolean | null }[]>(
     `WITH moves AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS m(id, dp, cp, dq, cq)),
