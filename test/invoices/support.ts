@@ -29,18 +29,25 @@ export async function freePort(): Promise<number> {
  * hand) and gateway calls time out quickly.
  */
 export async function startInvoicesApp(overrides: Partial<Config> = {}, options: { clock?: Clock } = {}): Promise<TestApp> {
-  const port = await freePort();
-  return startApp(
-    {
-      PORT: port,
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-      SANDBOX_GATEWAY: true,
-      GATEWAY_TIMEOUT_MS,
-      RECONCILE_INTERVAL_MS: 0,
-      ...overrides,
-    },
-    options,
-  );
+  // A port found free can be taken by another test file before the app listens on it: then another.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await startApp(
+        {
+          PORT: port,
+          PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+          SANDBOX_GATEWAY: true,
+          GATEWAY_TIMEOUT_MS,
+          RECONCILE_INTERVAL_MS: 0,
+          ...overrides,
+        },
+        options,
+      );
+    } catch (error) {
+      if (attempt >= 5 || (error as { code?: string }).code !== 'EADDRINUSE') throw error;
+    }
+  }
 }
 
 export const sandboxOf = (t: TestApp): SandboxGateway => inProcessSandbox(t.app.deps)!;

@@ -65,7 +65,13 @@ export async function startApp(overrides: Partial<Config> = {}, options: { clock
     { PORT: 0, HOST: '127.0.0.1', OUTBOX_POLL_MS: 200, RATE_LIMIT_OPERATIONS_PER_MINUTE: 0, ...overrides },
   );
   const app = await buildApp(config, options);
-  const url = await app.listen();
+  let url: string;
+  try {
+    url = await app.listen();
+  } catch (error) {
+    await app.stop();
+    throw error;
+  }
 
   const request: TestApp['request'] = async (method, path, requestOptions = {}) => {
     const headers: Record<string, string> = { ...requestOptions.headers };
