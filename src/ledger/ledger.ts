@@ -8,13 +8,14 @@
  * `credits_posted - debits_posted - debits_pending >= floor` holds after every transfer.
  *
  * Every function here must run inside the caller's database transaction, so that the transfer,
- * the caller's idempotency record and its outbox event commit together. Accounts are locked
- * (in id order, so two transfers never deadlock) before balances are read, either first
- * (createTransfers) or by the transaction's last statement (prepareTransfers), so concurrent
+ * the caller's idempotency record and its outbox event commit together; or, with prepareTransfers,
+ * write them all in the caller's one statement (a WriteBatch). Accounts are locked (in id order,
+ * so two transfers never deadlock) before balances are read, either first (createTransfers) or by
+ * the last part of the statement that writes the transfers (prepareTransfers), so concurrent
  * transfers on one account serialise and never lose an update or overdraw a floor. The lock is
  * `FOR NO KEY UPDATE`, the one an update of the balances takes anyway: it lets the foreign-key
  * checks of transfers being written elsewhere (`FOR KEY SHARE` on their accounts) pass, which a
- * transaction that writes its transfers before locking (prepareTransfers) needs not to deadlock.
+ * batch that writes its transfers before locking (prepareTransfers) needs not to deadlock.
  * A batch costs a fixed number of statements whatever its size. Every transfer is also recorded in
  * the audit trail (who, what, when, why), in the same transaction.
  */
@@ -326,36 +327,33 @@ export async function createTransfers(db: Sql, requests: TransferRequest[], now 
   return judged.outcomes;
 }
 
-export interface PreparedTransfers {
-  /** As createTransfers would answer if `settle` succeeds: no transfer fails on a floor. */
-  outcomes: TransferOutcome[];
-  /**
-   * The transaction's last statement before COMMIT, after the prepared writes ran: locks the
-   * accounts (in id order) and moves their balances, unless a debited account's floor would not
-   * hold; then it changes nothing and answers false, and the caller must roll back.
-   */
-  settle(db: Sql): Promise<boolean>;
-}
+/** The SQLSTATE of a settling statement refused because a debited account's floor would not hold. */
+const FLOOR_REFUSED = 'LF001';
+
+/** The error `WriteBatch.run` throws when the transfers prepared into it would break a floor (nothing was written). */
+export const isFloorRefusal = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === FLOOR_REFUSED;
 
 /**
  * Transfers for a caller whose accounts are contended (every charge of a pocket group debits its
- * funding account): they are written without a lock, and `settle`, the transaction's last
- * statement, locks the accounts and moves the balances, so a busy account is held for one
- * statement and the commit rather than for the whole transaction.
+ * funding account): they join the caller's `writes`, and the batch's last statement (see
+ * WriteBatch.last), run once every other write of the batch is in, locks the accounts in id order
+ * and moves the balances. A busy account is held for the end of one statement and the commit,
+ * never while a round trip to the caller or another write's wait on a unique index goes on.
  *
  * Everything but floors is judged as createTransfers does, on the accounts as last committed (an
- * account's merchant and currency never change). Floors are checked by `settle` on the locked
- * balances, against every debit of the batch and none of its credits: as each debit lowers the
- * balance, an account within its floor after all of them was within it after each, so when `settle`
- * succeeds the outcomes are exactly createTransfers'. When it fails (some transfer would break a
- * floor), the caller rolls back and uses createTransfers, which judges the transfers one by one.
+ * account's merchant and currency never change). Floors are checked on the locked balances,
+ * against every debit of the batch and none of its credits: as each debit lowers the balance, an
+ * account within its floor after all of them was within it after each, so when the batch runs the
+ * outcomes are exactly createTransfers'. When some transfer would break a floor, `writes.run`
+ * fails as a whole (see isFloorRefusal) and writes nothing; the caller can then use
+ * createTransfers, which judges the transfers one by one.
  */
 export async function prepareTransfers(
   db: Sql,
   requests: TransferRequest[],
   now: Date,
   options: CreateTransfersOptions & { writes: WriteBatch },
-): Promise<PreparedTransfers> {
+): Promise<TransferOutcome[]> {
   const accounts = await readAccounts(
     db,
     requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
@@ -376,7 +374,8 @@ export async function prepareTransfers(
       move(t.creditAccountId).cp += t.amount;
     }
   }
-  return { outcomes: judged.outcomes, settle: (tx) => settleBalances(tx, [...moves.values()]) };
+  settleLast(options.writes, [...moves.values()]);
+  return judged.outcomes;
 }
 
 /** Amounts added to an account's debits and credits, posted (dp, cp) and pending (dq, cq). */
@@ -389,35 +388,32 @@ interface Move {
 }
 
 /**
- * One statement: locks the accounts in id order (the CTE is read, so run, before any row is
- * updated), checks the debited ones' floors on the locked balances, and adds the moves to the
- * balances only if every floor holds.
+ * The batch's last statement: once the batch's other writes are in (`written`), locks the accounts
+ * in id order (the CTE is materialized, so run, before any row is updated), checks the debited
+ * ones' floors on the locked balances, and adds the moves to the balances; a floor that would not
+ * hold raises FLOOR_REFUSED (see the migration ledger_floor_check), which undoes the whole batch.
  */
-async function settleBalances(db: Sql, moves: Move[]): Promise<boolean> {
-  if (moves.length === 0) return true;
-  const [row] = await db.$queryRawUnsafe<{ ok: boolean | null }[]>(
+function settleLast(writes: WriteBatch, moves: Move[]): void {
+  if (moves.length === 0) return;
+  writes.last(
     `WITH moves AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS m(id, dp, cp, dq, cq)),
      locked AS MATERIALIZED (
        SELECT id, floor, credits_posted - debits_posted - debits_pending AS available
-       FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE),
-     judged AS (
-       SELECT bool_and(l.floor IS NULL OR l.available - m.dp - m.dq >= l.floor) AND count(*) = $6 AS ok
-       FROM locked l JOIN moves m ON m.id = l.id),
+       FROM ledger_accounts WHERE id = ANY($1::text[]) AND (SELECT rows FROM written) >= 0 ORDER BY id FOR NO KEY UPDATE),
      applied AS (
        UPDATE ledger_accounts AS a
        SET debits_posted = a.debits_posted + m.dp, credits_posted = a.credits_posted + m.cp,
            debits_pending = a.debits_pending + m.dq, credits_pending = a.credits_pending + m.cq, updated_at = now()
-       FROM moves m WHERE a.id = m.id AND (SELECT ok FROM judged)
+       FROM moves m JOIN locked l ON l.id = m.id
+       WHERE a.id = m.id AND ledger_floor_holds(l.floor IS NULL OR l.available - m.dp - m.dq >= l.floor)
        RETURNING a.id)
-     SELECT (SELECT ok FROM judged) AND (SELECT count(*) FROM applied) = $6 AS ok`,
+     SELECT count(*) FROM applied`,
     moves.map((m) => m.id),
     moves.map((m) => m.dp.toString()),
     moves.map((m) => m.cp.toString()),
     moves.map((m) => m.dq.toString()),
     moves.map((m) => m.cq.toString()),
-    moves.length,
   );
-  return row?.ok === true;
 }
 
 /**

@@ -7,7 +7,7 @@
  *
  * When a coalesced batch fails, its requests run again one by one, so that one request's failure
  * is never another's. `run` must therefore have no effect when it throws (one database
- * transaction, rolled back).
+ * transaction, or one statement, rolled back).
  */
 export interface BatcherOptions<In, Out> {
   /** Answers one output per input, in order. */

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { transact, transactSql } from '../../src/deps.ts';
+import { transact } from '../../src/deps.ts';
 import { WriteBatch } from '../../src/db/write-batch.ts';
 import {
   availableBalance,
   balance,
   createTransfers,
   findAccount,
+  isFloorRefusal,
   openAccounts,
   prepareTransfers,
   resolvePendingTransfer,
@@ -133,15 +134,17 @@ describe('ledger', () => {
 
   describe('locking last (prepareTransfers)', () => {
     class Refused extends Error {}
-    /** Prepares, runs the writes, settles; a refused settle rolls the transaction back. */
-    const prepared = (requests: ReturnType<typeof move>[]) =>
-      transactSql(t.app.deps, async (tx) => {
-        const writes = new WriteBatch();
-        const { outcomes, settle } = await prepareTransfers(tx, requests, new Date(), { writes });
-        await writes.run(tx);
-        if (!(await settle(tx))) throw new Refused();
-        return outcomes;
-      });
+    /** Prepares and runs the writes, as one statement outside any transaction. */
+    const prepared = async (requests: ReturnType<typeof move>[]) => {
+      const writes = new WriteBatch();
+      const outcomes = await prepareTransfers(t.app.deps.sql, requests, new Date(), { writes });
+      try {
+        await writes.run(t.app.deps.sql);
+      } catch (error) {
+        throw isFloorRefusal(error) ? new Refused() : error;
+      }
+      return outcomes;
+    };
     const transfersOf = async (account: Account) =>
       (await t.app.deps.prisma.ledgerTransfer.count({ where: { OR: [{ debitAccountId: account.id }, { creditAccountId: account.id }] } }));
 

@@ -6,15 +6,15 @@
  * - A token (UUIDv7) is spent by its first judgement, once per merchant, forever: its charge is
  *   recorded under the unique index (merchant_id, token) on pocket_charges, in the same statement
  *   as its transfer. A replay of the same charge answers the stored result; any other reuse
- *   answers DUPLICATE_TOKEN. A token recorded by a concurrent transaction between the check and
- *   the write fails the write on that index, nothing is applied, and the batch runs again.
+ *   answers DUPLICATE_TOKEN. A token recorded by a concurrent batch between the check and the
+ *   write fails the write on that index, nothing is applied, and the batch runs again.
  * - Money moves only through the ledger, keyed `pocket-charge:<token>`, from the group's funding
  *   account (floor -cap) to the pocket's account (floor 0).
- * - A batch is one transaction whose statement count does not depend on its size. It writes its
- *   records first and locks the accounts last (see prepareTransfers), so the group's funding
- *   account, which every charge debits, is held for one statement and the commit. A batch that
- *   would take the funding account past the cap runs again, judged one by one with the accounts
- *   locked first (see createTransfers). Accounts are always locked in id order, so batches never
+ * - A batch's statement count does not depend on its size. It writes in one statement, which
+ *   writes its records first and locks the accounts last (see prepareTransfers), so the group's
+ *   funding account, which every charge debits, is held for the end of that statement and its
+ *   commit. A batch that would take the funding account past the cap runs again, in a transaction,
+ *   judged one by one with the accounts locked first (see createTransfers). Accounts are always locked in id order, so batches never
  *   deadlock on them; two batches sharing a token meet on its unique index, and one runs again.
  */
 import type { Db, Prisma } from '../../db/database.ts';
@@ -25,7 +25,7 @@ import { transactSql, type Deps } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import type { PocketCharge, PocketGroup } from '../../generated/prisma/client.ts';
-import { balance, createTransfers, findAccount, openAccounts, prepareTransfers, setFloor, type Account, type TransferRequest } from '../../ledger/ledger.ts';
+import { balance, createTransfers, findAccount, isFloorRefusal, openAccounts, prepareTransfers, setFloor, type Account, type TransferRequest } from '../../ledger/ledger.ts';
 import { KeyedBatcher } from '../../lib/batcher.ts';
 import { isUuidV7, uuidv7 } from '../../lib/ids.ts';
 import { isChargeFailure, MAX_BATCH_SIZE, MAX_CHARGE_AMOUNT, PocketChargeError, type ChargeFailure } from './charge-failures.ts';
@@ -303,7 +303,7 @@ function replayed(item: JudgedItem, stored: PocketCharge): ChargeResult {
  * order. Items with an invalid token, or repeating an earlier item's token, are answered and
  * forgotten; every other item spends its token (see the invariants above).
  *
- * Concurrent calls for one group are coalesced (see KeyedBatcher): they share one transaction, so
+ * Concurrent calls for one group are coalesced (see KeyedBatcher): they run as one batch, so
  * that a group's funding account, which every charge debits, is locked once per batch rather than
  * once per call. Each call still gets its own results, exactly as if it had run alone.
  */
@@ -314,17 +314,38 @@ export async function chargePockets(
   items: ChargeItemInput[],
 ): Promise<ChargeResult[]> {
   if (items.length > MAX_BATCH_SIZE) throw invalid('charges', `A batch holds at most ${MAX_BATCH_SIZE} charges.`);
-  const group = await findPocketGroup(deps.sql, merchantId, groupSlug);
+  const group = await chargedGroup(deps.sql, merchantId, groupSlug);
   if (!group) throw notFound('Pocket group');
   const judged = judge(items);
   if (judged.every((item) => item.claim === null)) return judged.map((item) => failed(item, item.failure!));
   return chargeBatcher(deps).submit(group.id, { group, judged, actor: currentActor() });
 }
 
+/** What charging needs of a group: none of it ever changes (a group is never renamed, moved or removed; its cap is not here). */
+type ChargedGroup = Pick<PocketGroup, 'id' | 'merchantId' | 'currency' | 'fundingAccountId'>;
+
+const chargedGroups = new WeakMap<SqlDatabase, Map<string, ChargedGroup>>();
+const CHARGED_GROUPS_KEPT = 10_000;
+
+/** The group, looked up once per process (a group not found is looked up again next time). */
+async function chargedGroup(db: SqlDatabase, merchantId: string, slug: string): Promise<ChargedGroup | null> {
+  let known = chargedGroups.get(db);
+  if (!known) chargedGroups.set(db, (known = new Map()));
+  const key = `${merchantId}\u0000${slug}`;
+  const cached = known.get(key);
+  if (cached) return cached;
+  const group = await findPocketGroup(db, merchantId, slug);
+  if (!group) return null;
+  if (known.size >= CHARGED_GROUPS_KEPT) known.delete(known.keys().next().value!);
+  const charged = { id: group.id, merchantId: group.merchantId, currency: group.currency, fundingAccountId: group.fundingAccountId };
+  known.set(key, charged);
+  return charged;
+}
+
 interface ChargeCall {
-  group: PocketGroup;
+  group: ChargedGroup;
   judged: JudgedItem[];
-  /** The caller's, for the audit trail: a coalesced transaction runs in the first caller's context. */
+  /** The caller's, for the audit trail: a coalesced batch runs in the first caller's context. */
   actor: AuditActor | undefined;
 }
 
@@ -337,10 +358,11 @@ const nearCap = new Set<string>();
 class OverCap extends Error {}
 
 /**
- * One batcher per database (tests run several apps in one process). A batch is a raw transaction:
- * every statement of it is raw SQL. It locks the group's funding account in its last statement,
- * or, once the group is near its cap, in its first, and then each statement's cost is paid by
- * every charge of the group waiting behind it.
+ * One batcher per database (tests run several apps in one process). Every statement of a batch is
+ * raw SQL. A batch reads, then writes everything in one statement that locks the group's funding
+ * account last; once the group is near its cap, it is a transaction that locks the account in its
+ * first statement, and then each statement's cost is paid by every charge of the group waiting
+ * behind it.
  */
 function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatcher<ChargeCall, ChargeResult[]> {
   let batcher = batchers.get(deps.sql);
@@ -349,15 +371,17 @@ function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatche
       run: (calls) =>
         againOnConflict(async () => {
           const groupId = calls[0]!.group.id;
-          const apply = (lockLast: boolean) => transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now(), lockLast));
           if (!nearCap.has(groupId)) {
             try {
-              return await apply(true);
+              // Its one write statement applies the batch whole or not at all: no transaction is needed.
+              const results = await applyCalls(deps.sql, calls, deps.clock.now(), true);
+              deps.relay.kick();
+              return results;
             } catch (error) {
               if (!(error instanceof OverCap)) throw error;
             }
           }
-          const results = await apply(false);
+          const results = await transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now(), false));
           // Until a batch fits under the cap again, the group's batches skip the attempt that would fail.
           if (results.some((own) => own.some((result) => result instanceof PocketChargeError && result.reason === 'CAP_EXCEEDED'))) nearCap.add(groupId);
           else nearCap.delete(groupId);
@@ -373,11 +397,11 @@ function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatche
   return batcher;
 }
 
-/** PostgreSQL's unique violation and deadlock: what a concurrent transaction can cause a batch. */
+/** PostgreSQL's unique violation and deadlock: what a concurrent batch can cause another. */
 const CONFLICTS = new Set(['23505', '40P01']);
 
 /**
- * Runs a batch again when it failed on a conflict with a concurrent transaction (a token recorded
+ * Runs a batch again when it failed on a conflict with a concurrent batch (a token recorded
  * meanwhile): rolled back, it applied nothing, and run again it finds the other's record.
  */
 async function againOnConflict<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
@@ -429,20 +453,21 @@ async function storedCharges(tx: Sql, merchantId: string, items: JudgedItem[]): 
 }
 
 /** An item whose token was spent: the same charge replays the stored result, any other is a duplicate. */
-function judgeStored(group: PocketGroup, item: JudgedItem, row: PocketCharge): ChargeResult {
+function judgeStored(group: ChargedGroup, item: JudgedItem, row: PocketCharge): ChargeResult {
   const same = row.groupId === group.id && row.phoneNumber === item.claim!.phoneNumber && row.amount === item.claim!.amount;
   return same ? replayed(item, row) : failed(item, 'DUPLICATE_TOKEN');
 }
 
 /**
- * Judges and applies the items of one transaction. Tokens recorded before are judged against
- * their stored charge; the others are recorded here, with their outcome, in one statement with
- * every other write. A token recorded meanwhile by a concurrent transaction makes that statement
- * fail on the unique index (nothing is applied), and the batch runs again (see againOnConflict).
- * With `lockLast`, the accounts are locked and their balances moved by the statement after it
- * (see prepareTransfers), and a batch that would pass the cap throws OverCap.
+ * Judges and applies the items of one batch. Tokens recorded before are judged against their
+ * stored charge; the others are recorded here, with their outcome, in one statement with every
+ * other write. A token recorded meanwhile by a concurrent batch makes that statement fail on the
+ * unique index (nothing is applied), and the batch runs again (see againOnConflict). With
+ * `lockLast`, the same statement ends by locking the accounts and moving their balances (see
+ * prepareTransfers), and a batch that would pass the cap throws OverCap; `tx` need not be a
+ * transaction then.
  */
-async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], now: Date, lockLast: boolean): Promise<Map<JudgedItem, ChargeResult>> {
+async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], now: Date, lockLast: boolean): Promise<Map<JudgedItem, ChargeResult>> {
   const results = new Map<JudgedItem, ChargeResult>();
   for (const item of judged) if (!item.claim) results.set(item, failed(item, item.failure!));
   const claimed = judged.filter((item) => item.claim);
@@ -476,13 +501,10 @@ async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], n
     results.set(item, failed(item, item.failure));
   }
   const valid = fresh.filter((item) => !item.failure);
-  let settle: ((tx: Sql) => Promise<boolean>) | undefined;
   if (valid.length > 0) {
-    const charged = await chargeValid(tx, group, valid, now, writes, record, lockLast);
-    for (const [item, result] of charged.results) results.set(item, result);
-    settle = charged.settle;
+    for (const [item, result] of await chargeValid(tx, group, valid, now, writes, record, lockLast)) results.set(item, result);
   }
-  // Rows go in token order: concurrent transactions sharing tokens take the index locks in one order.
+  // Rows go in token order: concurrent batches sharing tokens take the index locks in one order.
   records.sort((a, b) => (a.token < b.token ? -1 : 1));
   writes.add(
     `INSERT INTO pocket_charges (id, merchant_id, group_id, token, phone_number, amount, status, error_code, pocket_id, transfer_id, created_at)
@@ -502,8 +524,11 @@ async function applyCharges(tx: Sql, group: PocketGroup, judged: JudgedItem[], n
     records.map((charge) => charge.pocketId),
     records.map((charge) => charge.transferId),
   );
-  await writes.run(tx);
-  if (settle && !(await settle(tx))) throw new OverCap();
+  try {
+    await writes.run(tx);
+  } catch (error) {
+    throw isFloorRefusal(error) ? new OverCap() : error;
+  }
   return results;
 }
 
@@ -522,7 +547,7 @@ async function findPockets(tx: Sql, groupId: string, phones: string[]): Promise<
 }
 
 /** Opens pockets (and their ledger accounts) that did not exist; a concurrent batch may open some first. */
-async function openPockets(tx: Sql, group: PocketGroup, phones: string[], now: Date): Promise<Map<string, PocketRef>> {
+async function openPockets(tx: Sql, group: ChargedGroup, phones: string[], now: Date): Promise<Map<string, PocketRef>> {
   const merchantId = group.merchantId;
   const accounts = await openAccounts(
     tx,
@@ -547,17 +572,17 @@ async function openPockets(tx: Sql, group: PocketGroup, phones: string[], now: D
 /**
  * Opens the pockets the valid items need and moves their money, in batch order; the transfers, the
  * items' records and their events join `writes`. With `lockLast`, the balances move when the
- * caller runs `settle` after the writes (see prepareTransfers).
+ * caller runs the writes (see prepareTransfers).
  */
 async function chargeValid(
   tx: Sql,
-  group: PocketGroup,
+  group: ChargedGroup,
   valid: JudgedItem[],
   now: Date,
   writes: WriteBatch,
   record: (item: JudgedItem, outcome: Pick<PocketCharge, 'status' | 'errorCode' | 'pocketId' | 'transferId'>) => PocketCharge,
   lockLast: boolean,
-): Promise<{ results: Map<JudgedItem, ChargeResult>; settle?: (tx: Sql) => Promise<boolean> }> {
+): Promise<Map<JudgedItem, ChargeResult>> {
   const merchantId = group.merchantId;
   const phones = [...new Set(valid.map((item) => item.claim!.phoneNumber))].sort();
   const pockets = await findPockets(tx, group.id, phones);
@@ -578,10 +603,9 @@ async function chargeValid(
       actor: item.actor,
     }),
   );
-  // A key derives from a token found unrecorded in this transaction.
+  // A key derives from a token found unrecorded by this batch.
   const options = { writes, keysChecked: true };
-  const prepared = lockLast ? await prepareTransfers(tx, requests, now, options) : null;
-  const outcomes = prepared ? prepared.outcomes : await createTransfers(tx, requests, now, options);
+  const outcomes = await (lockLast ? prepareTransfers : createTransfers)(tx, requests, now, options);
 
   const results = new Map<JudgedItem, ChargeResult>();
   const charged: PocketCharge[] = [];
@@ -612,7 +636,7 @@ async function chargeValid(
     })),
     now,
   );
-  return { results, ...(prepared ? { settle: prepared.settle } : {}) };
+  return results;
 }
 
 export interface ChargeTotals {

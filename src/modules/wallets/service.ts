@@ -474,9 +474,9 @@ async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopU
     code,
   });
   // Every top-up of a company credits its fee account from its clearing account: those are locked
-  // last (see prepareTransfers), for the settling statement and the commit only.
+  // last (see prepareTransfers), by the transaction's last statement, for its end and the commit only.
   const writes = new WriteBatch();
-  const { outcomes, settle } = await prepareTransfers(
+  const outcomes = await prepareTransfers(
     tx,
     [
       transfer('credit', walletAccount.id, quote.creditedAmount, 'wallet.topup'),
@@ -487,7 +487,6 @@ async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopU
   );
   const refused = outcomes.find((outcome) => !outcome.ok);
   if (refused && !refused.ok) throw new Error(`the ledger refused a top-up transfer: ${refused.reason}`);
-  await writes.run(tx);
   await tx.walletTransaction.create({
     data: {
       id,
@@ -515,7 +514,7 @@ async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopU
     },
   });
   await recordEvents(
-    tx,
+    writes,
     [
       {
         merchantId,
@@ -535,7 +534,7 @@ async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopU
     now,
   );
   // The clearing account debited has no floor: settling cannot be refused.
-  if (!(await settle(tx))) throw new Error('the ledger refused to settle a top-up');
+  await writes.run(tx);
   return {
     transactionId: id,
     txnNumber: id,
