@@ -148,31 +148,43 @@ export class OutboxRelay {
 
   /**
    * One transaction holding the cursor row's lock, so that instances take rounds one at a time:
-   * first publishes, in position order, up to `limit` events numbered by earlier rounds (so their
+   * it publishes, in position order, up to `limit` events numbered by earlier rounds (so their
    * positions are durable before any subscriber sees them, and one who resumes after position N
-   * finds everything later in the log), then numbers up to `limit` events committed since, in
+   * finds everything later in the log), and numbers up to `limit` events committed since, in
    * insert order, for the next round to publish. A round whose publishing fails (Redis down)
    * changes nothing; one whose commit fails after publishing has its batch published again under
    * the same positions, which subscribers drop as repeats.
    */
   async round(limit = PUBLISH_BATCH): Promise<{ published: number; numbered: number }> {
     return this.sql.transaction(async (tx) => {
+      // A statement of its own: the next one's snapshot then holds every round committed before the lock.
       const [cursor] = await tx.$queryRawUnsafe<{ last_seq: bigint; published_seq: bigint }[]>(
         `INSERT INTO event_cursor (id, last_seq, published_seq) VALUES (1, 0, 0)
          ON CONFLICT (id) DO UPDATE SET last_seq = event_cursor.last_seq RETURNING last_seq, published_seq`,
       );
-      const { last_seq: last } = cursor!;
-      let publishedSeq = cursor!.published_seq;
-      let published = 0;
-      if (publishedSeq < last) {
-        const rows = await tx.$queryRawUnsafe<EventRow[]>(
-          `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1::bigint AND seq <= $2::bigint ORDER BY seq LIMIT $3`,
-          publishedSeq.toString(),
-          last.toString(),
-          limit,
-        );
+      // Reads what to publish, numbers what came since and moves the cursor past both. Positions
+      // are consecutive: fewer rows than positions to publish only when the rest were pruned.
+      const rows = await tx.$queryRawUnsafe<(Partial<EventRow> & { numbered: bigint })[]>(
+        `WITH due AS (
+           SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $3::bigint AND seq <= $2::bigint ORDER BY seq LIMIT $1),
+         next AS (
+           SELECT id, row_number() OVER (ORDER BY id) AS n FROM events WHERE seq IS NULL ORDER BY id LIMIT $1),
+         numbered AS (UPDATE events AS e SET seq = $2::bigint + next.n FROM next WHERE e.id = next.id RETURNING e.id),
+         counts AS (SELECT (SELECT count(*) FROM numbered) AS numbered, (SELECT count(*) FROM due) AS due),
+         moved AS (
+           UPDATE event_cursor SET last_seq = $2::bigint + counts.numbered,
+             published_seq = CASE WHEN counts.due = $1 THEN (SELECT max(seq) FROM due) ELSE $2::bigint END
+           FROM counts WHERE id = 1 AND (counts.numbered > 0 OR $3::bigint < $2::bigint)
+           RETURNING 1)
+         SELECT due.*, counts.numbered FROM counts LEFT JOIN due ON true WHERE (SELECT count(*) FROM moved) >= 0 ORDER BY due.seq`,
+        limit,
+        cursor!.last_seq.toString(),
+        cursor!.published_seq.toString(),
+      );
+      const due = rows.filter((row): row is EventRow & { numbered: bigint } => row.seq != null);
+      if (due.length > 0) {
         await this.bus.publish(
-          rows.flatMap((row) => {
+          due.flatMap((row) => {
             const message = toMessage(row);
             return [
               { topic: row.topic, id: row.object_id, message },
@@ -180,23 +192,8 @@ export class OutboxRelay {
             ];
           }),
         );
-        published = rows.length;
-        // Positions are consecutive: fewer rows than positions only when the rest were pruned.
-        publishedSeq = rows.length === limit ? rows.at(-1)!.seq : last;
       }
-      const [numbered] = await tx.$queryRawUnsafe<{ count: bigint }[]>(
-        `WITH next AS (
-           SELECT id, row_number() OVER (ORDER BY id) AS n FROM events WHERE seq IS NULL ORDER BY id LIMIT $1),
-         numbered AS (UPDATE events AS e SET seq = $2::bigint + next.n FROM next WHERE e.id = next.id RETURNING e.id),
-         counted AS (SELECT count(*) AS count FROM numbered)
-         UPDATE event_cursor SET last_seq = $2::bigint + counted.count, published_seq = $3::bigint FROM counted
-         WHERE id = 1 AND (counted.count > 0 OR published_seq <> $3::bigint)
-         RETURNING counted.count`,
-        limit,
-        last.toString(),
-        publishedSeq.toString(),
-      );
-      return { published, numbered: Number(numbered?.count ?? 0n) };
+      return { published: due.length, numbered: Number(rows[0]?.numbered ?? 0n) };
     });
   }
 
