@@ -166,13 +166,46 @@ export async function setFloor(db: Sql, accountId: string, floor: bigint | null)
   return changed === 1;
 }
 
-/** The accounts by id; locked (in id order, so two transactions never deadlock) or as last committed. */
-async function readAccounts(db: Sql, ids: string[], lock: boolean): Promise<Map<string, Account>> {
+/** The accounts by id, locked in id order (so two transactions never deadlock). */
+async function lockAccounts(db: Sql, ids: string[]): Promise<Map<string, Account>> {
   const rows = await db.$queryRawUnsafe<AccountRow[]>(
-    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[])${lock ? ' ORDER BY id FOR NO KEY UPDATE' : ''}`,
+    `SELECT ${ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`,
     [...new Set(ids)],
   );
   return new Map(rows.map((row) => [row.id, toAccount(row)]));
+}
+
+/** What never changes about an account: it is never removed, and only its floor and balances change. */
+type AccountFacts = Pick<Account, 'id' | 'merchantId' | 'currency'>;
+
+/** Facts of accounts seen, by id; ids are never reused, so a fact once read holds for good. */
+const knownAccounts = new Map<string, AccountFacts>();
+const KNOWN_ACCOUNTS_KEPT = 100_000;
+
+/**
+ * The facts of the accounts that exist, by id, read only for ids not seen before. An id read in a
+ * transaction that then rolled back stays known, harmlessly: nothing holds that id any more.
+ */
+async function accountFacts(db: Sql, ids: string[]): Promise<Map<string, AccountFacts>> {
+  const facts = new Map<string, AccountFacts>();
+  const unknown: string[] = [];
+  for (const id of new Set(ids)) {
+    const known = knownAccounts.get(id);
+    if (known) facts.set(id, known);
+    else unknown.push(id);
+  }
+  if (unknown.length === 0) return facts;
+  const rows = await db.$queryRawUnsafe<Pick<AccountRow, 'id' | 'merchant_id' | 'currency'>[]>(
+    `SELECT id, merchant_id, currency FROM ledger_accounts WHERE id = ANY($1::text[])`,
+    unknown,
+  );
+  for (const row of rows) {
+    const fact = { id: row.id, merchantId: row.merchant_id, currency: row.currency };
+    if (knownAccounts.size >= KNOWN_ACCOUNTS_KEPT) knownAccounts.delete(knownAccounts.keys().next().value!);
+    knownAccounts.set(row.id, fact);
+    facts.set(row.id, fact);
+  }
+  return facts;
 }
 
 function saveBalances(writes: WriteBatch, accounts: Account[]): void {
@@ -220,9 +253,9 @@ export interface CreateTransfersOptions {
   /** Holds the writes, for the caller to run with its own (see WriteBatch); by default they run at once. */
   writes?: WriteBatch;
   /**
-   * The caller has checked that no key was used before (each derives from a record the caller
-   * found absent in this transaction), so the ledger does not look them up: a key used meanwhile
-   * by a concurrent transaction still fails this one, on the unique index, and moves nothing.
+   * The ledger does not look the keys up: each derives from a record the caller found absent, or
+   * writes in the same statement under a unique index of its own. A key used before, or meanwhile
+   * by a concurrent transaction, still fails the write, on the unique index, and moves nothing.
    */
   keysChecked?: boolean;
 }
@@ -252,15 +285,22 @@ interface Judged {
   outcomes: TransferOutcome[];
   accepted: Transfer[];
   audited: AuditedTransfer[];
-  /** The accounts whose balances the accepted transfers changed (in `accounts`, in place). */
+  /** The accounts whose balances the accepted transfers changed (in `balances`, in place). */
   touched: Set<Account>;
 }
 
 /**
- * Judges transfers in order, each on its own, moving the balances of `accounts` in memory; with
- * `floors` false, floors are left for the caller to check (see prepareTransfers).
+ * Judges transfers in order, each on its own. With `balances` (the accounts, locked), checks the
+ * floors and moves the balances in memory; without, floors are left for the caller to check
+ * (see prepareTransfers).
  */
-function judgeTransfers(requests: TransferRequest[], accounts: Map<string, Account>, spent: Set<string>, now: Date, floors: boolean): Judged {
+function judgeTransfers(
+  requests: TransferRequest[],
+  accounts: Map<string, AccountFacts>,
+  spent: Set<string>,
+  now: Date,
+  balances?: Map<string, Account>,
+): Judged {
   const touched = new Set<Account>();
   const accepted: Transfer[] = [];
   const audited: AuditedTransfer[] = [];
@@ -275,16 +315,19 @@ function judgeTransfers(requests: TransferRequest[], accounts: Map<string, Accou
     if (debit.currency !== r.currency || credit.currency !== r.currency) return { ok: false, reason: 'CURRENCY_MISMATCH' };
     const keyId = `${r.merchantId}\u0000${r.key}`;
     if (spent.has(keyId)) return { ok: false, reason: 'DUPLICATE_KEY' };
-    if (floors && debit.floor !== null && availableBalance(debit) - r.amount < debit.floor) return { ok: false, reason: 'FLOOR_EXCEEDED' };
-    spent.add(keyId);
-    if (r.pending) {
-      debit.debitsPending += r.amount;
-      credit.creditsPending += r.amount;
-    } else {
-      debit.debitsPosted += r.amount;
-      credit.creditsPosted += r.amount;
+    if (balances) {
+      const [from, to] = [balances.get(debit.id)!, balances.get(credit.id)!];
+      if (from.floor !== null && availableBalance(from) - r.amount < from.floor) return { ok: false, reason: 'FLOOR_EXCEEDED' };
+      if (r.pending) {
+        from.debitsPending += r.amount;
+        to.creditsPending += r.amount;
+      } else {
+        from.debitsPosted += r.amount;
+        to.creditsPosted += r.amount;
+      }
+      touched.add(from).add(to);
     }
-    touched.add(debit).add(credit);
+    spent.add(keyId);
     const transfer: Transfer = {
       id: uuidv7(now.getTime()),
       merchantId: r.merchantId,
@@ -313,12 +356,11 @@ function judgeTransfers(requests: TransferRequest[], accounts: Map<string, Accou
  */
 export async function createTransfers(db: Sql, requests: TransferRequest[], now = new Date(), options: CreateTransfersOptions = {}): Promise<TransferOutcome[]> {
   if (requests.length === 0) return [];
-  const accounts = await readAccounts(
+  const accounts = await lockAccounts(
     db,
     requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
-    true,
   );
-  const judged = judgeTransfers(requests, accounts, await spentKeys(db, requests, options.keysChecked), now, true);
+  const judged = judgeTransfers(requests, accounts, await spentKeys(db, requests, options.keysChecked), now, accounts);
   const batch = options.writes ?? new WriteBatch();
   insertTransfers(batch, judged.accepted);
   saveBalances(batch, [...judged.touched]);
@@ -340,8 +382,8 @@ export const isFloorRefusal = (error: unknown): boolean => (error as { code?: un
  * and moves the balances. A busy account is held for the end of one statement and the commit,
  * never while a round trip to the caller or another write's wait on a unique index goes on.
  *
- * Everything but floors is judged as createTransfers does, on the accounts as last committed (an
- * account's merchant and currency never change). Floors are checked on the locked balances,
+ * Everything but floors is judged as createTransfers does, on the accounts' facts that never
+ * change (their merchant and currency; see accountFacts), read once per process. Floors are checked on the locked balances,
  * against every debit of the batch and none of its credits: as each debit lowers the balance, an
  * account within its floor after all of them was within it after each, so when the batch runs the
  * outcomes are exactly createTransfers'. When some transfer would break a floor, `writes.run`
@@ -354,12 +396,11 @@ export async function prepareTransfers(
   now: Date,
   options: CreateTransfersOptions & { writes: WriteBatch },
 ): Promise<TransferOutcome[]> {
-  const accounts = await readAccounts(
+  const accounts = await accountFacts(
     db,
     requests.flatMap((r) => [r.debitAccountId, r.creditAccountId]),
-    false,
   );
-  const judged = judgeTransfers(requests, accounts, await spentKeys(db, requests, options.keysChecked), now, false);
+  const judged = judgeTransfers(requests, accounts, await spentKeys(db, requests, options.keysChecked), now);
   insertTransfers(options.writes, judged.accepted);
   recordAudit(options.writes, judged.audited, now);
   // What the accepted transfers add to each account's balances.
@@ -499,7 +540,7 @@ export async function resolvePendingTransfer(
   const amount = input.action === 'post' ? (input.amount ?? row.amount) : row.amount;
   if (amount <= 0n || amount > row.amount) return { ok: false, reason: 'INVALID_AMOUNT' };
 
-  const accounts = await readAccounts(db, [row.debit_account_id, row.credit_account_id], true);
+  const accounts = await lockAccounts(db, [row.debit_account_id, row.credit_account_id]);
   const debit = accounts.get(row.debit_account_id)!;
   const credit = accounts.get(row.credit_account_id)!;
   debit.debitsPending -= row.amount;

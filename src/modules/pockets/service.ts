@@ -358,30 +358,39 @@ const nearCap = new Set<string>();
 class OverCap extends Error {}
 
 /**
+ * How a batch runs. `assumeFresh`: outside a transaction, takes the batch's tokens for unrecorded
+ * without reading (a recorded one fails the write on its unique index, and the batch runs again
+ * as `lockLast`), and locks the accounts last. `lockLast`: the same, reading the recorded tokens
+ * first. `lockFirst`: in a transaction, locks the accounts first and judges the charges one by one.
+ */
+type BatchMode = 'assumeFresh' | 'lockLast' | 'lockFirst';
+
+/**
  * One batcher per database (tests run several apps in one process). Every statement of a batch is
- * raw SQL. A batch reads, then writes everything in one statement that locks the group's funding
- * account last; once the group is near its cap, it is a transaction that locks the account in its
- * first statement, and then each statement's cost is paid by every charge of the group waiting
- * behind it.
+ * raw SQL. A batch writes everything in one statement that locks the group's funding account
+ * last, and first reads only what it has not seen before (see BatchMode): a batch of fresh tokens
+ * on known pockets is that one statement. Once the group is near its cap, a batch is a
+ * transaction that locks the account in its first statement, and then each statement's cost is
+ * paid by every charge of the group waiting behind it.
  */
 function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatcher<ChargeCall, ChargeResult[]> {
   let batcher = batchers.get(deps.sql);
   if (!batcher) {
     batcher = new KeyedBatcher<ChargeCall, ChargeResult[]>({
       run: (calls) =>
-        againOnConflict(async () => {
+        againOnConflict(async (attempt) => {
           const groupId = calls[0]!.group.id;
           if (!nearCap.has(groupId)) {
             try {
               // Its one write statement applies the batch whole or not at all: no transaction is needed.
-              const results = await applyCalls(deps.sql, calls, deps.clock.now(), true);
+              const results = await applyCalls(deps.sql, calls, deps.clock.now(), attempt === 1 ? 'assumeFresh' : 'lockLast');
               deps.relay.kick();
               return results;
             } catch (error) {
               if (!(error instanceof OverCap)) throw error;
             }
           }
-          const results = await transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now(), false));
+          const results = await transactSql(deps, (tx) => applyCalls(tx, calls, deps.clock.now(), 'lockFirst'));
           // Until a batch fits under the cap again, the group's batches skip the attempt that would fail.
           if (results.some((own) => own.some((result) => result instanceof PocketChargeError && result.reason === 'CAP_EXCEEDED'))) nearCap.add(groupId);
           else nearCap.delete(groupId);
@@ -401,13 +410,14 @@ function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatche
 const CONFLICTS = new Set(['23505', '40P01']);
 
 /**
- * Runs a batch again when it failed on a conflict with a concurrent batch (a token recorded
- * meanwhile): rolled back, it applied nothing, and run again it finds the other's record.
+ * Runs a batch again when it failed on a conflict (a token recorded before, when the batch assumed
+ * it fresh, or meanwhile by a concurrent batch): rolled back, it applied nothing, and run again it
+ * finds the record.
  */
-async function againOnConflict<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+async function againOnConflict<T>(run: (attempt: number) => Promise<T>, attempts = 4): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await run();
+      return await run(attempt);
     } catch (error) {
       if (attempt >= attempts || !CONFLICTS.has((error as { code?: string }).code ?? '')) throw error;
     }
@@ -419,7 +429,7 @@ async function againOnConflict<T>(run: () => Promise<T>, attempts = 3): Promise<
  * is, for the later call, a token already spent: once the earlier calls are settled, it is judged
  * against the stored charge (a replay, or DUPLICATE_TOKEN), as if the calls had run one after the other.
  */
-async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date, lockLast: boolean): Promise<ChargeResult[][]> {
+async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date, mode: BatchMode): Promise<ChargeResult[][]> {
   const group = calls[0]!.group;
   const tokens = new Set<string>();
   const repeats: JudgedItem[] = [];
@@ -432,7 +442,7 @@ async function applyCalls(tx: Sql, calls: ChargeCall[], now: Date, lockLast: boo
       items.push(item);
     }
   }
-  const results = await applyCharges(tx, group, items, now, lockLast);
+  const results = await applyCharges(tx, group, items, now, mode);
   if (repeats.length > 0) {
     const stored = await storedCharges(tx, group.merchantId, repeats);
     for (const item of repeats) results.set(item, judgeStored(group, item, stored.get(item.claim!.token)!));
@@ -461,17 +471,17 @@ function judgeStored(group: ChargedGroup, item: JudgedItem, row: PocketCharge): 
 /**
  * Judges and applies the items of one batch. Tokens recorded before are judged against their
  * stored charge; the others are recorded here, with their outcome, in one statement with every
- * other write. A token recorded meanwhile by a concurrent batch makes that statement fail on the
- * unique index (nothing is applied), and the batch runs again (see againOnConflict). With
- * `lockLast`, the same statement ends by locking the accounts and moving their balances (see
- * prepareTransfers), and a batch that would pass the cap throws OverCap; `tx` need not be a
- * transaction then.
+ * other write. A token recorded meanwhile by a concurrent batch (or before, when the batch assumed
+ * its tokens fresh) makes that statement fail on the unique index (nothing is applied), and the
+ * batch runs again (see againOnConflict). Locking last, the same statement ends by locking the
+ * accounts and moving their balances (see prepareTransfers), and a batch that would pass the cap
+ * throws OverCap; `tx` need not be a transaction then.
  */
-async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], now: Date, lockLast: boolean): Promise<Map<JudgedItem, ChargeResult>> {
+async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], now: Date, mode: BatchMode): Promise<Map<JudgedItem, ChargeResult>> {
   const results = new Map<JudgedItem, ChargeResult>();
   for (const item of judged) if (!item.claim) results.set(item, failed(item, item.failure!));
   const claimed = judged.filter((item) => item.claim);
-  const stored = await storedCharges(tx, group.merchantId, claimed);
+  const stored = mode === 'assumeFresh' ? new Map<string, PocketCharge>() : await storedCharges(tx, group.merchantId, claimed);
   const fresh: JudgedItem[] = [];
   for (const item of claimed) {
     const row = stored.get(item.claim!.token);
@@ -502,7 +512,7 @@ async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], 
   }
   const valid = fresh.filter((item) => !item.failure);
   if (valid.length > 0) {
-    for (const [item, result] of await chargeValid(tx, group, valid, now, writes, record, lockLast)) results.set(item, result);
+    for (const [item, result] of await chargeValid(tx, group, valid, now, writes, record, mode !== 'lockFirst')) results.set(item, result);
   }
   // Rows go in token order: concurrent batches sharing tokens take the index locks in one order.
   records.sort((a, b) => (a.token < b.token ? -1 : 1));
@@ -535,6 +545,38 @@ async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], 
 interface PocketRef {
   id: string;
   accountId: string;
+}
+
+/**
+ * Pockets read outside a transaction (so committed), by group and phone number: a pocket never
+ * changes or goes away, so batches locking last read only pockets they have not seen.
+ */
+const knownPockets = new Map<string, PocketRef>();
+const KNOWN_POCKETS_KEPT = 100_000;
+
+/** The group's pockets of these phone numbers, opening the missing ones; `known` when `tx` is no transaction. */
+async function pocketsOf(tx: Sql, group: ChargedGroup, phones: string[], now: Date, known: boolean): Promise<Map<string, PocketRef>> {
+  const key = (phone: string) => `${group.id}\u0000${phone}`;
+  const pockets = new Map<string, PocketRef>();
+  if (known) {
+    for (const phone of phones) {
+      const pocket = knownPockets.get(key(phone));
+      if (pocket) pockets.set(phone, pocket);
+    }
+  }
+  let unseen = phones.filter((phone) => !pockets.has(phone));
+  if (unseen.length > 0) {
+    for (const [phone, pocket] of await findPockets(tx, group.id, unseen)) pockets.set(phone, pocket);
+    unseen = unseen.filter((phone) => !pockets.has(phone));
+    if (unseen.length > 0) for (const [phone, pocket] of await openPockets(tx, group, unseen, now)) pockets.set(phone, pocket);
+    if (known) {
+      for (const [phone, pocket] of pockets) {
+        if (knownPockets.size >= KNOWN_POCKETS_KEPT) knownPockets.delete(knownPockets.keys().next().value!);
+        knownPockets.set(key(phone), pocket);
+      }
+    }
+  }
+  return pockets;
 }
 
 async function findPockets(tx: Sql, groupId: string, phones: string[]): Promise<Map<string, PocketRef>> {
@@ -585,11 +627,7 @@ async function chargeValid(
 ): Promise<Map<JudgedItem, ChargeResult>> {
   const merchantId = group.merchantId;
   const phones = [...new Set(valid.map((item) => item.claim!.phoneNumber))].sort();
-  const pockets = await findPockets(tx, group.id, phones);
-  const missing = phones.filter((phone) => !pockets.has(phone));
-  if (missing.length > 0) {
-    for (const [phone, pocket] of await openPockets(tx, group, missing, now)) pockets.set(phone, pocket);
-  }
+  const pockets = await pocketsOf(tx, group, phones, now, lockLast);
 
   const requests = valid.map(
     (item): TransferRequest => ({
@@ -603,7 +641,7 @@ async function chargeValid(
       actor: item.actor,
     }),
   );
-  // A key derives from a token found unrecorded by this batch.
+  // A key derives from a token whose record is written in the same statement, under its unique index.
   const options = { writes, keysChecked: true };
   const outcomes = await (lockLast ? prepareTransfers : createTransfers)(tx, requests, now, options);
 
