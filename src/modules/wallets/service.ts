@@ -483,36 +483,39 @@ async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopU
       ...(quote.totalCharges > 0n ? [transfer('fee', feeAccount.id, quote.totalCharges, 'wallet.topup_fee')] : []),
     ],
     now,
-    { writes },
+    // The keys derive from this top-up's new transaction id.
+    { writes, keysChecked: true },
   );
   const refused = outcomes.find((outcome) => !outcome.ok);
   if (refused && !refused.ok) throw new Error(`the ledger refused a top-up transfer: ${refused.reason}`);
-  await tx.walletTransaction.create({
-    data: {
-      id,
-      txnNumber: id,
-      merchantId,
-      walletId: wallet.id,
-      kind: 'topup',
-      status: TXN_STATUS.SUCCESS,
-      currency: wallet.currency,
-      amount: quote.amount,
-      fee: quote.totalCharges,
-      creditedAmount: quote.creditedAmount,
-      txnCode: topUp.txnCode,
-      paymentMode: topUp.paymentMode,
-      charges: quote.charges.map(encodeCharge),
-      note: topUp.note,
-      agentUserId: topUp.agentUserId,
-      agentPaymentType: topUp.agentPaymentType,
-      userPaymentType: topUp.userPaymentType,
-      cardInfo: (topUp.cardInfo ?? undefined) as never,
-      paymentResponse: (topUp.paymentResponse ?? undefined) as never,
-      deviceIds: topUp.deviceIds,
-      requestId: topUp.requestId,
-      createdAt: now,
-    },
-  });
+  // Top-ups: the legacy txn_number equals the id.
+  writes.add(
+    `INSERT INTO wallet_transactions
+       (id, txn_number, merchant_id, wallet_id, kind, status, currency, amount, fee, credited_amount, txn_code, payment_mode,
+        charges, note, agent_user_id, agent_payment_type, user_payment_type, card_info, payment_response, device_ids, request_id, created_at)
+     VALUES ($1, $1, $2, $3, 'topup', $4::int, $5, $6::bigint, $7::bigint, $8::bigint, $9, $10::int,
+             $11::jsonb, $12, $13, $14, $15, $16::jsonb, $17::jsonb, $18::text[], $19, $20::timestamptz)`,
+    id,
+    merchantId,
+    wallet.id,
+    TXN_STATUS.SUCCESS,
+    wallet.currency,
+    quote.amount.toString(),
+    quote.totalCharges.toString(),
+    quote.creditedAmount.toString(),
+    topUp.txnCode,
+    topUp.paymentMode,
+    JSON.stringify(quote.charges.map(encodeCharge)),
+    topUp.note,
+    topUp.agentUserId,
+    topUp.agentPaymentType,
+    topUp.userPaymentType,
+    topUp.cardInfo == null ? null : JSON.stringify(topUp.cardInfo),
+    topUp.paymentResponse == null ? null : JSON.stringify(topUp.paymentResponse),
+    topUp.deviceIds,
+    topUp.requestId,
+    now.toISOString(),
+  );
   await recordEvents(
     writes,
     [
