@@ -65,6 +65,26 @@ describe('raw SQL', () => {
     expect(await ids()).toEqual([1, 10, 11, 12]);
   });
 
+  it("runs a batch's last statement after its writes, and undoes them all, outside a transaction, when it raises", async () => {
+    const batch = (atLeast: number) => {
+      const writes = new WriteBatch();
+      writes.add(`INSERT INTO ${table} (id, note) VALUES ($1, $2)`, 20, 'x');
+      writes.add(`INSERT INTO ${table} (id, note) VALUES ($1, $2)`, 21, 'y');
+      writes.last(
+        `WITH seen AS (SELECT (SELECT rows FROM written) AS rows, (SELECT count(*) FROM ${table} WHERE id >= 20) AS before)
+         SELECT ledger_floor_holds(rows >= $1::int AND before = 0) FROM seen`,
+        atLeast,
+      );
+      return writes;
+    };
+    // It sees how many rows the others wrote (its snapshot, like theirs, is from before them).
+    await expect(batch(3).run(t.app.database.sql)).rejects.toMatchObject({ code: 'LF001' });
+    expect(await ids()).toEqual([1, 10, 11, 12]);
+    await batch(2).run(t.app.database.sql);
+    expect(await ids()).toEqual([1, 10, 11, 12, 20, 21]);
+    await t.app.database.sql.$executeRawUnsafe(`DELETE FROM ${table} WHERE id >= 20`);
+  });
+
   it.runIf(usesPostgres)('prepares statements per connection, so a statement must name its columns to survive a new column', async () => {
     await expect(
       t.app.database.sql.transaction(async (tx) => {
