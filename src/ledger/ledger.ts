@@ -383,10 +383,10 @@ export const isFloorRefusal = (error: unknown): boolean => (error as { code?: un
  * never while a round trip to the caller or another write's wait on a unique index goes on.
  *
  * Everything but floors is judged as createTransfers does, on the accounts' facts that never
- * change (their merchant and currency; see accountFacts), read once per process. Floors are checked on the locked balances,
- * against every debit of the batch and none of its credits: as each debit lowers the balance, an
- * account within its floor after all of them was within it after each, so when the batch runs the
- * outcomes are exactly createTransfers'. When some transfer would break a floor, `writes.run`
+ * change (their merchant and currency; see accountFacts), read once per process. Floors are
+ * checked on the locked balances, against every debit of the batch and none of its credits: as
+ * each debit lowers the balance, an account within its floor after all of them was within it after
+ * each, so when the batch runs the outcomes are exactly createTransfers'. When some transfer would break a floor, `writes.run`
  * fails as a whole (see isFloorRefusal) and writes nothing; the caller can then use
  * createTransfers, which judges the transfers one by one.
  */

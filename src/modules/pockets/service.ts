@@ -6,16 +6,18 @@
  * - A token (UUIDv7) is spent by its first judgement, once per merchant, forever: its charge is
  *   recorded under the unique index (merchant_id, token) on pocket_charges, in the same statement
  *   as its transfer. A replay of the same charge answers the stored result; any other reuse
- *   answers DUPLICATE_TOKEN. A token recorded by a concurrent batch between the check and the
- *   write fails the write on that index, nothing is applied, and the batch runs again.
+ *   answers DUPLICATE_TOKEN. A batch first takes its tokens for new: a token recorded before, or
+ *   by a concurrent batch meanwhile, fails the write on that index, nothing is applied, and the
+ *   batch runs again, reading the recorded ones.
  * - Money moves only through the ledger, keyed `pocket-charge:<token>`, from the group's funding
  *   account (floor -cap) to the pocket's account (floor 0).
  * - A batch's statement count does not depend on its size. It writes in one statement, which
  *   writes its records first and locks the accounts last (see prepareTransfers), so the group's
  *   funding account, which every charge debits, is held for the end of that statement and its
  *   commit. A batch that would take the funding account past the cap runs again, in a transaction,
- *   judged one by one with the accounts locked first (see createTransfers). Accounts are always locked in id order, so batches never
- *   deadlock on them; two batches sharing a token meet on its unique index, and one runs again.
+ *   judged one by one with the accounts locked first (see createTransfers). Accounts are always
+ *   locked in id order, so batches never deadlock on them; two batches sharing a token meet on its
+ *   unique index, and one runs again.
  */
 import type { Db, Prisma } from '../../db/database.ts';
 import type { Sql, SqlDatabase } from '../../db/sql.ts';
@@ -324,21 +326,20 @@ export async function chargePockets(
 /** What charging needs of a group: none of it ever changes (a group is never renamed, moved or removed; its cap is not here). */
 type ChargedGroup = Pick<PocketGroup, 'id' | 'merchantId' | 'currency' | 'fundingAccountId'>;
 
-const chargedGroups = new WeakMap<SqlDatabase, Map<string, ChargedGroup>>();
-const CHARGED_GROUPS_KEPT = 10_000;
+/** Groups charged, by merchant and slug (merchant ids are never reused). */
+const knownGroups = new Map<string, ChargedGroup>();
+const KNOWN_GROUPS_KEPT = 10_000;
 
 /** The group, looked up once per process (a group not found is looked up again next time). */
-async function chargedGroup(db: SqlDatabase, merchantId: string, slug: string): Promise<ChargedGroup | null> {
-  let known = chargedGroups.get(db);
-  if (!known) chargedGroups.set(db, (known = new Map()));
+async function chargedGroup(db: Sql, merchantId: string, slug: string): Promise<ChargedGroup | null> {
   const key = `${merchantId}\u0000${slug}`;
-  const cached = known.get(key);
-  if (cached) return cached;
+  const known = knownGroups.get(key);
+  if (known) return known;
   const group = await findPocketGroup(db, merchantId, slug);
   if (!group) return null;
-  if (known.size >= CHARGED_GROUPS_KEPT) known.delete(known.keys().next().value!);
+  if (knownGroups.size >= KNOWN_GROUPS_KEPT) knownGroups.delete(knownGroups.keys().next().value!);
   const charged = { id: group.id, merchantId: group.merchantId, currency: group.currency, fundingAccountId: group.fundingAccountId };
-  known.set(key, charged);
+  knownGroups.set(key, charged);
   return charged;
 }
 
@@ -564,17 +565,16 @@ async function pocketsOf(tx: Sql, group: ChargedGroup, phones: string[], now: Da
       if (pocket) pockets.set(phone, pocket);
     }
   }
-  let unseen = phones.filter((phone) => !pockets.has(phone));
-  if (unseen.length > 0) {
-    for (const [phone, pocket] of await findPockets(tx, group.id, unseen)) pockets.set(phone, pocket);
-    unseen = unseen.filter((phone) => !pockets.has(phone));
-    if (unseen.length > 0) for (const [phone, pocket] of await openPockets(tx, group, unseen, now)) pockets.set(phone, pocket);
-    if (known) {
-      for (const [phone, pocket] of pockets) {
-        if (knownPockets.size >= KNOWN_POCKETS_KEPT) knownPockets.delete(knownPockets.keys().next().value!);
-        knownPockets.set(key(phone), pocket);
-      }
-    }
+  const unseen = phones.filter((phone) => !pockets.has(phone));
+  if (unseen.length === 0) return pockets;
+  const found = await findPockets(tx, group.id, unseen);
+  const missing = unseen.filter((phone) => !found.has(phone));
+  if (missing.length > 0) for (const [phone, pocket] of await openPockets(tx, group, missing, now)) found.set(phone, pocket);
+  for (const [phone, pocket] of found) {
+    pockets.set(phone, pocket);
+    if (!known) continue;
+    if (knownPockets.size >= KNOWN_POCKETS_KEPT) knownPockets.delete(knownPockets.keys().next().value!);
+    knownPockets.set(key(phone), pocket);
   }
   return pockets;
 }
