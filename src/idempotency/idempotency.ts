@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.ts';
-import { transact, type Deps } from '../deps.ts';
+import type { Sql } from '../db/sql.ts';
+import { transact, transactSql, type Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { canonicalJson, decodeJson, encodeJson } from '../lib/json.ts';
 
@@ -23,18 +24,35 @@ export const MAX_KEY_LENGTH = 255;
  * back (an error), the key is free again. Business failures roll back, so they are not stored
  * and a retry with the same key may succeed once the cause is gone.
  */
-export async function idempotent<T>(
+export function idempotent<T>(
   deps: Pick<Deps, 'prisma' | 'relay'>,
   request: IdempotentRequest,
   action: (tx: Db) => Promise<T>,
 ): Promise<{ value: T; replayed: boolean }> {
-  if (request.key === null) return { value: await transact(deps, action), replayed: false };
+  return once(request, (fn) => transact(deps, fn), action);
+}
+
+/** As idempotent, in a raw transaction (see transactSql): for actions whose statements are all raw SQL. */
+export function idempotentSql<T>(
+  deps: Pick<Deps, 'sql' | 'relay'>,
+  request: IdempotentRequest,
+  action: (tx: Sql) => Promise<T>,
+): Promise<{ value: T; replayed: boolean }> {
+  return once(request, (fn) => transactSql(deps, fn), action);
+}
+
+async function once<Tx extends Sql, T>(
+  request: IdempotentRequest,
+  transaction: <R>(fn: (tx: Tx) => Promise<R>) => Promise<R>,
+  action: (tx: Tx) => Promise<T>,
+): Promise<{ value: T; replayed: boolean }> {
+  if (request.key === null) return { value: await transaction(action), replayed: false };
   if (request.key.length === 0 || request.key.length > MAX_KEY_LENGTH) {
     throw new AppError('VALIDATION_FAILED', `An idempotency key has 1 to ${MAX_KEY_LENGTH} characters.`, 'idempotencyKey');
   }
   const key = request.key;
   const requestHash = createHash('sha256').update(canonicalJson([request.scope, request.payload])).digest('hex');
-  return transact(deps, async (tx) => {
+  return transaction(async (tx) => {
     const claimed = await tx.$queryRawUnsafe<{ key: string }[]>(
       `INSERT INTO idempotency_keys (merchant_id, key, scope, request_hash, response)
        VALUES ($1, $2, $3, $4, 'null'::jsonb) ON CONFLICT DO NOTHING RETURNING key`,

@@ -214,20 +214,26 @@ describe('bad requests', () => {
   });
 
   it('keeps the envelope on a 500 and tells nothing of the cause', async () => {
-    // A fault in this app's database handle only (other test files may share the database).
-    const original = t.app.deps.prisma;
+    // A fault in this app's database handles only (other test files may share the database): reading fee rules fails.
+    const original = { prisma: t.app.deps.prisma, sql: t.app.deps.sql };
     const failing = <T extends object>(db: T): T =>
       new Proxy(db, {
         get(target, property) {
-          if (property === 'walletFeeRule') return { findMany: () => Promise.reject(new Error('connection to 10.0.0.7 lost, password=hunter2')) };
-          if (property === '$transaction') {
-            return (fn: (tx: object) => unknown, options: unknown) => (target as any).$transaction((tx: object) => fn(failing(tx)), options);
+          if (property === '$queryRawUnsafe') {
+            return (query: string, ...values: unknown[]) =>
+              query.includes('wallet_fee_rules')
+                ? Promise.reject(new Error('connection to 10.0.0.7 lost, password=hunter2'))
+                : (target as any).$queryRawUnsafe(query, ...values);
+          }
+          if (property === '$transaction' || property === 'transaction') {
+            return (fn: (tx: object) => unknown, ...rest: unknown[]) => (target as any)[property]((tx: object) => fn(failing(tx)), ...rest);
           }
           const value = Reflect.get(target, property, target);
           return typeof value === 'function' ? value.bind(target) : value;
         },
       });
-    t.app.deps.prisma = failing(original);
+    t.app.deps.prisma = failing(original.prisma);
+    t.app.deps.sql = failing(original.sql);
     try {
       for (const path of [TOPUP, CHARGES]) {
         const res = await post(path, a, valid());
@@ -235,7 +241,7 @@ describe('bad requests', () => {
         expect(res.text).toBe('{"success":0,"error":[99],"data":{"message":"INTERNAL_SERVER_ERROR"}}');
       }
     } finally {
-      t.app.deps.prisma = original;
+      Object.assign(t.app.deps, original);
     }
     expect(await balanceOf(a, ids.irr)).toBe(0n);
   });

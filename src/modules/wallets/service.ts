@@ -9,12 +9,13 @@
  * to the outbox.
  */
 import type { Db, Prisma } from '../../db/database.ts';
+import type { Sql } from '../../db/sql.ts';
 import { WriteBatch } from '../../db/write-batch.ts';
 import type { Deps } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import type { Wallet, WalletFeeRule, WalletUser } from '../../generated/prisma/client.ts';
-import { idempotent } from '../../idempotency/idempotency.ts';
+import { idempotentSql } from '../../idempotency/idempotency.ts';
 import { balance, findAccountsByName, openAccounts, prepareTransfers, type Account, type AccountSpec } from '../../ledger/ledger.ts';
 import { randomHex, uuidv7 } from '../../lib/ids.ts';
 import { WalletError } from './errors.ts';
@@ -402,9 +403,30 @@ async function prepareTopUp(db: Db, merchantId: string, request: TopUpRequest): 
 }
 
 /** The charges of a prepared top-up under the company's current rules. */
-async function charge(db: Db, topUp: PreparedTopUp): Promise<TopUpQuote> {
-  const rules = await db.walletFeeRule.findMany({ where: { merchantId: topUp.merchantId, txnCode: topUp.txnCode, currency: topUp.wallet.currency } });
-  const rule = selectRule(rules, topUp.paymentMode);
+/** Raw SQL: a top-up reads its rules in its raw transaction (see topUpWallet). */
+async function feeRules(db: Sql, merchantId: string, txnCode: string, currency: string) {
+  const rows = await db.$queryRawUnsafe<
+    { id: string; txn_code: string; payment_mode: number | null; fixed: bigint; percent_basis_points: number; min: bigint | null; max: bigint | null }[]
+  >(
+    `SELECT id, txn_code, payment_mode, fixed, percent_basis_points, min, max FROM wallet_fee_rules
+     WHERE merchant_id = $1 AND txn_code = $2 AND currency = $3 ORDER BY created_at, id`,
+    merchantId,
+    txnCode,
+    currency,
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    txnCode: row.txn_code,
+    paymentMode: row.payment_mode,
+    fixed: row.fixed,
+    percentBasisPoints: row.percent_basis_points,
+    min: row.min,
+    max: row.max,
+  }));
+}
+
+async function charge(db: Sql, topUp: PreparedTopUp): Promise<TopUpQuote> {
+  const rule = selectRule(await feeRules(db, topUp.merchantId, topUp.txnCode, topUp.wallet.currency), topUp.paymentMode);
   const charges: AppliedCharge[] = [];
   if (rule) {
     const { fee, percentPart } = calculateFee(topUp.amount, rule);
@@ -453,7 +475,7 @@ export async function quoteTopUp(db: Db, merchantId: string, request: TopUpReque
   return charge(db, await prepareTopUp(db, merchantId, request));
 }
 
-async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopUpResult> {
+async function applyTopUp(tx: Sql, topUp: PreparedTopUp, now: Date): Promise<TopUpResult> {
   const quote = await charge(tx, topUp);
   const { merchantId, wallet } = topUp;
   const specs: AccountSpec[] = [
@@ -556,7 +578,7 @@ async function applyTopUp(tx: Db, topUp: PreparedTopUp, now: Date): Promise<TopU
  * refused. Without one, every call is a new top-up.
  */
 export async function topUpWallet(
-  deps: Pick<Deps, 'prisma' | 'relay' | 'clock'>,
+  deps: Pick<Deps, 'prisma' | 'sql' | 'relay' | 'clock'>,
   merchantId: string,
   request: TopUpRequest,
 ): Promise<{ result: TopUpResult; replayed: boolean }> {
@@ -576,7 +598,8 @@ export async function topUpWallet(
     deviceIds: topUp.deviceIds,
     expectedCharges: topUp.expectedCharges,
   };
-  const { value, replayed } = await idempotent(
+  // A raw transaction: every statement of the top-up itself is raw SQL.
+  const { value, replayed } = await idempotentSql(
     deps,
     { merchantId, key: topUp.requestId === null ? null : `wallet-topup:${topUp.requestId}`, scope: 'wallets:topup', payload },
     (tx) => applyTopUp(tx, topUp, deps.clock.now()),
