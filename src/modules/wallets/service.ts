@@ -402,8 +402,7 @@ async function prepareTopUp(db: Db, merchantId: string, request: TopUpRequest): 
   };
 }
 
-/** The charges of a prepared top-up under the company's current rules. */
-/** Raw SQL: a top-up reads its rules in its raw transaction (see topUpWallet). */
+/** The company's fee rules for a transaction code and currency; raw SQL, so a top-up reads them in its raw transaction. */
 async function feeRules(db: Sql, merchantId: string, txnCode: string, currency: string) {
   const rows = await db.$queryRawUnsafe<
     { id: string; txn_code: string; payment_mode: number | null; fixed: bigint; percent_basis_points: number; min: bigint | null; max: bigint | null }[]
@@ -425,6 +424,7 @@ async function feeRules(db: Sql, merchantId: string, txnCode: string, currency: 
   }));
 }
 
+/** The charges of a prepared top-up under the company's current rules. */
 async function charge(db: Sql, topUp: PreparedTopUp): Promise<TopUpQuote> {
   const rule = selectRule(await feeRules(db, topUp.merchantId, topUp.txnCode, topUp.wallet.currency), topUp.paymentMode);
   const charges: AppliedCharge[] = [];
