@@ -103,11 +103,15 @@ export function resumePosition(ctx: GraphQLContext, after: unknown, field = 'aft
 }
 
 /** Records, for the SSE writer, the event id of each item a resumable subscription yields. */
-export async function* withEventIds<T>(ctx: GraphQLContext, source: AsyncIterable<T>, idOf: (item: T) => string): AsyncGenerator<T> {
-  for await (const item of source) {
-    if (ctx.stream) ctx.stream.eventId = idOf(item);
-    yield item;
-  }
+export function withEventIds<T>(ctx: GraphQLContext, source: AsyncIterable<T>, idOf: (item: T) => string): AsyncIterable<T> {
+  const cursor = ctx.stream;
+  if (!cursor) return source;
+  return (async function* () {
+    for await (const item of source) {
+      cursor.eventId = idOf(item);
+      yield item;
+    }
+  })();
 }
 
 builder.queryField('latestEventId', (t) =>

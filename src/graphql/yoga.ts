@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
+import { sharedSubscriptionExecution } from '../events/shared-execution.ts';
 import { sseEventIds, subscriptionLimits, type ConnectionSubscriptions, type StreamCursor } from '../events/subscriptions.ts';
 import { AccessError, AppError } from '../errors.ts';
 import { armorPlugin, csrfPreventionPlugin, introspectionPlugin, rateLimitPlugin } from '../limits/graphql.ts';
@@ -130,6 +131,7 @@ export function createGraphQL(deps: Deps): Yoga {
       wellFormedVariables,
       idempotencyExtension,
       subscriptionLimits(deps.subscriptions),
+      sharedSubscriptionExecution(),
       sseEventIds(),
       respondedHook,
     ],
