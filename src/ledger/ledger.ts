@@ -13,11 +13,13 @@
  * so two transfers never deadlock) before balances are read, either first (createTransfers) or by
  * the last part of the statement that writes the transfers (prepareTransfers), so concurrent
  * transfers on one account serialise and never lose an update or overdraw a floor. The lock is
- * `FOR NO KEY UPDATE`, the one an update of the balances takes anyway: it lets the foreign-key
- * checks of transfers being written elsewhere (`FOR KEY SHARE` on their accounts) pass, which a
- * batch that writes its transfers before locking (prepareTransfers) needs not to deadlock.
- * A batch costs a fixed number of statements whatever its size. Every transfer is also recorded in
- * the audit trail (who, what, when, why), in the same transaction.
+ * `FOR NO KEY UPDATE`, the one an update of the balances takes anyway. Writing a transfer takes no
+ * lock on its accounts: the database checks once per statement, over all the transfers it wrote,
+ * that their accounts exist, and refuses any deletion of an account (migration
+ * `statement_reference_checks`), so a batch that writes its transfers before locking
+ * (prepareTransfers) waits for nothing until its last part. A batch costs a fixed number of
+ * statements whatever its size. Every transfer is also recorded in the audit trail (who, what,
+ * when, why), in the same transaction.
  */
 import type { AuditActor } from '../audit/actor.ts';
 import { recordAudit, type AuditedTransfer } from '../audit/audit.ts';

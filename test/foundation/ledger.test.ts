@@ -132,6 +132,27 @@ describe('ledger', () => {
     expect((await verifyLedger(t.app.deps.prisma)).violations).toEqual([]);
   });
 
+  it('refuses, in the database, a transfer naming an account that does not exist, and any deletion of an account', async () => {
+    const { merchantId, funding, user } = await accounts(null);
+    const [outcome] = await transact(t.app.deps, (tx) => createTransfers(tx, [move(merchantId, funding, user, 5n)]));
+    if (!outcome?.ok) throw new Error('the transfer was refused');
+    const sql = (text: string, ...params: unknown[]) => t.app.deps.sql.$executeRawUnsafe(text, ...params);
+    // A copy of the transfer under a new id and key, one of its accounts replaced.
+    const copy = (column: 'debit_account_id' | 'credit_account_id', account: string) =>
+      sql(
+        `INSERT INTO ledger_transfers SELECT (jsonb_populate_record(NULL::ledger_transfers,
+           to_jsonb(t) || jsonb_build_object('id', $2::text, 'key', $2::text, $3::text, $4::text))).* FROM ledger_transfers t WHERE id = $1`,
+        outcome.transfer.id, uuidv7(), column, account,
+      );
+    await expect(copy('debit_account_id', uuidv7())).rejects.toThrow(/names an account that does not exist/);
+    await expect(copy('credit_account_id', uuidv7())).rejects.toThrow(/names an account that does not exist/);
+    await expect(sql('UPDATE ledger_transfers SET credit_account_id = $2 WHERE id = $1', outcome.transfer.id, uuidv7())).rejects.toThrow(/names an account that does not exist/);
+    await expect(sql('DELETE FROM ledger_accounts WHERE id = $1', user.id)).rejects.toThrow(/ledger_accounts rows are kept/);
+    await expect(sql('UPDATE ledger_accounts SET id = $2 WHERE id = $1', user.id, uuidv7())).rejects.toThrow(/ledger_accounts rows are kept/);
+    await expect(sql('TRUNCATE ledger_accounts CASCADE')).rejects.toThrow(/ledger_accounts rows are kept/);
+    expect(await t.app.deps.prisma.ledgerTransfer.count({ where: { debitAccountId: funding.id } })).toBe(1);
+  });
+
   describe('locking last (prepareTransfers)', () => {
     class Refused extends Error {}
     /** Prepares and runs the writes, as one statement outside any transaction. */

@@ -142,6 +142,33 @@ describe('concurrency', () => {
   });
 });
 
+describe('references', () => {
+  it('refuses, in the database, a charge naming a pocket or group that does not exist, and any deletion of either', async () => {
+    const m = await t.merchant();
+    const group = await createGroup(t, m, { cap: 100n });
+    const phone = newPhone();
+    const [result] = await charge(token(m), group.slug, [{ token: newToken(), phone_number: phone, amount: 1 }]);
+    expect(result!.status).toBe('success');
+    const recorded = await t.app.deps.prisma.pocketCharge.findFirstOrThrow({ where: { groupId: group.id } });
+    const sql = (text: string, ...params: unknown[]) => t.app.deps.sql.$executeRawUnsafe(text, ...params);
+    // A copy of the charge under a new id and token, its group or pocket replaced.
+    const copy = (column: 'group_id' | 'pocket_id', id: string) =>
+      sql(
+        `INSERT INTO pocket_charges SELECT (jsonb_populate_record(NULL::pocket_charges,
+           to_jsonb(c) || jsonb_build_object('id', $2::text, 'token', $2::text, $3::text, $4::text))).* FROM pocket_charges c WHERE id = $1`,
+        recorded.id, newToken(), column, id,
+      );
+    await expect(copy('group_id', newToken())).rejects.toThrow(/names a pocket or group that does not exist/);
+    await expect(copy('pocket_id', newToken())).rejects.toThrow(/names a pocket or group that does not exist/);
+    await expect(sql('UPDATE pocket_charges SET pocket_id = $2 WHERE id = $1', recorded.id, newToken())).rejects.toThrow(/names a pocket or group/);
+    await expect(sql('DELETE FROM pockets WHERE id = $1', recorded.pocketId)).rejects.toThrow(/pockets rows are kept/);
+    await expect(sql('DELETE FROM pocket_groups WHERE id = $1', group.id)).rejects.toThrow(/pocket_groups rows are kept/);
+    await expect(sql('UPDATE pockets SET id = $2 WHERE id = $1', recorded.pocketId, newToken())).rejects.toThrow(/pockets rows are kept/);
+    expect(await t.app.deps.prisma.pocketCharge.count({ where: { groupId: group.id } })).toBe(1);
+    expect(await pocketBalance(t, group, phone)).toBe(1n);
+  });
+});
+
 describe('operator CLI', () => {
   it('creates, lists and funds pocket groups', async () => {
     const m = await t.merchant();
