@@ -82,7 +82,7 @@ export async function latestEventId(db: Db, merchantId: string): Promise<string 
  * timer (catching events left by a Redis outage or written by another process, such as the CLI).
  * Delivery is at least once: if the commit after a publish fails, the batch is published again.
  */
-const PUBLISH_BATCH = 200;
+const PUBLISH_BATCH = 1000;
 
 export class OutboxRelay {
   #running: Promise<void> | null = null;
