@@ -311,15 +311,19 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
     kind: 'redis',
     subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
     publish: async (messages) => {
-      // One Redis message per channel: a channel's messages travel together, as a JSON array.
-      const byChannel = new Map<string, EventMessage[]>();
+      // One Redis message per channel: a channel's messages travel together, as a JSON array. An
+      // event goes to several channels (its object's, its merchant's) and is serialised once.
+      const texts = new Map<EventMessage, string>();
+      const byChannel = new Map<string, string[]>();
       for (const { topic, id, message } of messages) {
+        let text = texts.get(message);
+        if (text === undefined) texts.set(message, (text = JSON.stringify(message)));
         const channel = `${topic}:${id}`;
         const list = byChannel.get(channel);
-        if (list) list.push(message);
-        else byChannel.set(channel, [message]);
+        if (list) list.push(text);
+        else byChannel.set(channel, [text]);
       }
-      await Promise.all([...byChannel].map(([channel, list]) => publishClient.publish(channel, JSON.stringify(list.length === 1 ? list[0] : list))));
+      await Promise.all([...byChannel].map(([channel, list]) => publishClient.publish(channel, list.length === 1 ? list[0]! : `[${list.join(',')}]`)));
     },
     subscribers: (topic, id) => channels.count(`${topic}:${id}`),
     ping: async () => {
