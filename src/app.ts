@@ -32,11 +32,13 @@ export interface App {
 export interface AppOptions {
   clock?: Clock;
   logger?: Logger;
+  /** An open database to use instead of the configured one; the app closes it when it stops. */
+  database?: Database;
 }
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
-  const database = await openDatabase(config);
+  const database = options.database ?? (await openDatabase(config));
   const { prisma } = database;
   const busOptions = { queueLimit: config.SUBSCRIPTION_QUEUE_LIMIT };
   const bus = config.REDIS_URL ? createRedisBus(config.REDIS_URL, logger, busOptions) : createMemoryBus(busOptions);

@@ -1,10 +1,13 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
+import { readFileSync } from 'node:fs';
+import { inject } from 'vitest';
 import WebSocket from 'ws';
 import { buildApp, type App } from '../../src/app.ts';
 import { createMerchant, createOperator, type CreateMerchantInput, type MerchantCredentials } from '../../src/auth/credentials.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
+import { openPgliteSnapshot } from '../../src/db/database.ts';
 import type { Clock } from '../../src/deps.ts';
 
 /**
@@ -59,12 +62,25 @@ export class TestClock implements Clock {
 export const token = (credentials: MerchantCredentials) => `Token ${credentials.token}`;
 export const basic = (key: string, secret: string) => `Basic ${Buffer.from(`${key}:${secret}`).toString('base64')}`;
 
+let snapshot: Blob | undefined;
+
+/**
+ * Without DATABASE_URL, and unless the test gives a data folder of its own (to restart on it), an
+ * in-memory embedded database loaded from the run's migrated snapshot (see global-setup).
+ */
+async function snapshotDatabase(config: Config) {
+  const file = config.DATABASE_URL || !config.DATA_DIR.startsWith('memory://') ? null : inject('pgliteSnapshot');
+  if (!file) return undefined;
+  snapshot ??= new Blob([readFileSync(file)]);
+  return openPgliteSnapshot(snapshot);
+}
+
 export async function startApp(overrides: Partial<Config> = {}, options: { clock?: Clock } = {}): Promise<TestApp> {
   const config = loadConfig(
     { ...process.env, DATA_DIR: 'memory://', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', NODE_ENV: 'test' },
     { PORT: 0, HOST: '127.0.0.1', OUTBOX_POLL_MS: 200, RATE_LIMIT_OPERATIONS_PER_MINUTE: 0, ...overrides },
   );
-  const app = await buildApp(config, options);
+  const app = await buildApp(config, { ...options, database: await snapshotDatabase(config) });
   let url: string;
   try {
     url = await app.listen();
