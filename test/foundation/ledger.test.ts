@@ -146,6 +146,15 @@ describe('ledger', () => {
       );
     await expect(copy('debit_account_id', uuidv7())).rejects.toThrow(/names an account that does not exist/);
     await expect(copy('credit_account_id', uuidv7())).rejects.toThrow(/names an account that does not exist/);
+    // Checked over every row of a statement: one missing account among existing ones is refused.
+    const copies = (debits: string[]) =>
+      sql(
+        `INSERT INTO ledger_transfers SELECT (jsonb_populate_record(NULL::ledger_transfers,
+           to_jsonb(t) || jsonb_build_object('id', v.id, 'key', v.id, 'debit_account_id', v.debit))).*
+         FROM ledger_transfers t, unnest($2::text[], $3::text[]) AS v(id, debit) WHERE t.id = $1`,
+        outcome.transfer.id, debits.map(() => uuidv7()), debits,
+      );
+    await expect(copies([funding.id, uuidv7(), funding.id])).rejects.toThrow(/names an account that does not exist/);
     await expect(sql('UPDATE ledger_transfers SET credit_account_id = $2 WHERE id = $1', outcome.transfer.id, uuidv7())).rejects.toThrow(/names an account that does not exist/);
     await expect(sql('DELETE FROM ledger_accounts WHERE id = $1', user.id)).rejects.toThrow(/ledger_accounts rows are kept/);
     await expect(sql('UPDATE ledger_accounts SET id = $2 WHERE id = $1', user.id, uuidv7())).rejects.toThrow(/ledger_accounts rows are kept/);

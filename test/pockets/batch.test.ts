@@ -160,6 +160,15 @@ describe('references', () => {
       );
     await expect(copy('group_id', newToken())).rejects.toThrow(/names a pocket or group that does not exist/);
     await expect(copy('pocket_id', newToken())).rejects.toThrow(/names a pocket or group that does not exist/);
+    // Checked over every row of a statement: one missing pocket among existing ones is refused.
+    const copies = (pockets: (string | null)[]) =>
+      sql(
+        `INSERT INTO pocket_charges SELECT (jsonb_populate_record(NULL::pocket_charges,
+           to_jsonb(c) || jsonb_build_object('id', v.id, 'token', v.id, 'pocket_id', v.pocket))).*
+         FROM pocket_charges c, unnest($2::text[], $3::text[]) AS v(id, pocket) WHERE c.id = $1`,
+        recorded.id, pockets.map(() => newToken()), pockets,
+      );
+    await expect(copies([recorded.pocketId, null, newToken()])).rejects.toThrow(/names a pocket or group that does not exist/);
     await expect(sql('UPDATE pocket_charges SET pocket_id = $2 WHERE id = $1', recorded.id, newToken())).rejects.toThrow(/names a pocket or group/);
     await expect(sql('DELETE FROM pockets WHERE id = $1', recorded.pocketId)).rejects.toThrow(/pockets rows are kept/);
     await expect(sql('DELETE FROM pocket_groups WHERE id = $1', group.id)).rejects.toThrow(/pocket_groups rows are kept/);
