@@ -84,19 +84,43 @@ export async function latestEventId(db: Db, merchantId: string): Promise<string 
  */
 const PUBLISH_BATCH = 1000;
 
+export interface RelayOptions {
+  pollMs: number;
+  retentionHours: number;
+  /**
+   * How long after its insert an event's transaction may commit and still be numbered by the next
+   * round (10 s, or 5 polls if longer); one that commits later waits for a full scan (see OutboxRelay.round).
+   */
+  lateCommitMs?: number;
+  /** How often a round looks at every unnumbered event, however late its transaction committed (a minute, or two lateCommitMs). */
+  fullScanMs?: number;
+}
+
 export class OutboxRelay {
   #running: Promise<void> | null = null;
   #again = false;
   #timer: NodeJS.Timeout | null = null;
   #lastPrune = 0;
+  /** The highest event id each recent round numbered, oldest first, with when it did. */
+  #numbered: { at: number; id: bigint }[] = [];
+  /** Below this id, every event committed in time was numbered (see round). */
+  #settled = 0n;
+  #lastFullScan = 0;
+  #fullScanAsked = false;
+  readonly #lateCommitMs: number;
+  readonly #fullScanMs: number;
 
   constructor(
     /** Raw transactions: the relay runs after every commit, so its statements should cost little. */
     private readonly sql: SqlDatabase,
     private readonly bus: EventBus,
     private readonly logger: Logger,
-    private readonly options: { pollMs: number; retentionHours: number },
-  ) {}
+    private readonly options: RelayOptions,
+  ) {
+    // Rounds run at least every pollMs: an event committed in time meets one before the floor passes it.
+    this.#lateCommitMs = options.lateCommitMs ?? Math.max(10_000, 5 * options.pollMs);
+    this.#fullScanMs = options.fullScanMs ?? Math.max(60_000, 2 * this.#lateCommitMs);
+  }
 
   start(): void {
     this.#timer = setInterval(() => this.kick(), this.options.pollMs);
@@ -117,6 +141,7 @@ export class OutboxRelay {
 
   /** Waits until every event committed so far has been attempted once more. */
   async flush(): Promise<void> {
+    this.#fullScanAsked = true;
     this.kick();
     while (this.#running) await this.#running;
   }
@@ -154,9 +179,16 @@ export class OutboxRelay {
    * insert order, for the next round to publish. A round whose publishing fails (Redis down)
    * changes nothing; one whose commit fails after publishing has its batch published again under
    * the same positions, which subscribers drop as repeats.
+   *
+   * Unnumbered events are found through a partial index, which keeps an entry for every event
+   * numbered since the table was last vacuumed: walked from its start, it costs more the more was
+   * numbered lately. So a round walks it from the highest id numbered at least `lateCommitMs` ago.
+   * An event below that was inserted before that id was numbered and committed `lateCommitMs` or
+   * more after its insert; a full scan, every `fullScanMs` and on flush, numbers it then.
    */
   async round(limit = PUBLISH_BATCH): Promise<{ published: number; numbered: number }> {
-    return this.sql.transaction(async (tx) => {
+    const after = this.#floor(Date.now());
+    const result = await this.sql.transaction(async (tx) => {
       // A statement of its own: the next one's snapshot then holds every round committed before the lock.
       const [cursor] = await tx.$queryRawUnsafe<{ last_seq: bigint; published_seq: bigint }[]>(
         `INSERT INTO event_cursor (id, last_seq, published_seq) VALUES (1, 0, 0)
@@ -164,24 +196,25 @@ export class OutboxRelay {
       );
       // Reads what to publish, numbers what came since and moves the cursor past both. Positions
       // are consecutive: fewer rows than positions to publish only when the rest were pruned.
-      const rows = await tx.$queryRawUnsafe<(Partial<EventRow> & { numbered: bigint })[]>(
+      const rows = await tx.$queryRawUnsafe<(Partial<EventRow> & { numbered: bigint; last_id: bigint | null })[]>(
         `WITH due AS (
            SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $3::bigint AND seq <= $2::bigint ORDER BY seq LIMIT $1),
          next AS (
-           SELECT id, row_number() OVER (ORDER BY id) AS n FROM events WHERE seq IS NULL ORDER BY id LIMIT $1),
+           SELECT id, row_number() OVER (ORDER BY id) AS n FROM events WHERE seq IS NULL AND id > $4::bigint ORDER BY id LIMIT $1),
          numbered AS (UPDATE events AS e SET seq = $2::bigint + next.n FROM next WHERE e.id = next.id RETURNING e.id),
-         counts AS (SELECT (SELECT count(*) FROM numbered) AS numbered, (SELECT count(*) FROM due) AS due),
+         counts AS (SELECT (SELECT count(*) FROM numbered) AS numbered, (SELECT max(id) FROM numbered) AS last_id, (SELECT count(*) FROM due) AS due),
          moved AS (
            UPDATE event_cursor SET last_seq = $2::bigint + counts.numbered,
              published_seq = CASE WHEN counts.due = $1 THEN (SELECT max(seq) FROM due) ELSE $2::bigint END
            FROM counts WHERE id = 1 AND (counts.numbered > 0 OR $3::bigint < $2::bigint)
            RETURNING 1)
-         SELECT due.*, counts.numbered FROM counts LEFT JOIN due ON true WHERE (SELECT count(*) FROM moved) >= 0 ORDER BY due.seq`,
+         SELECT due.*, counts.numbered, counts.last_id FROM counts LEFT JOIN due ON true WHERE (SELECT count(*) FROM moved) >= 0 ORDER BY due.seq`,
         limit,
         cursor!.last_seq.toString(),
         cursor!.published_seq.toString(),
+        after.toString(),
       );
-      const due = rows.filter((row): row is EventRow & { numbered: bigint } => row.seq != null);
+      const due = rows.filter((row): row is EventRow & { numbered: bigint; last_id: bigint | null } => row.seq != null);
       if (due.length > 0) {
         await this.bus.publish(
           due.flatMap((row) => {
@@ -193,8 +226,22 @@ export class OutboxRelay {
           }),
         );
       }
-      return { published: due.length, numbered: Number(rows[0]?.numbered ?? 0n) };
+      return { published: due.length, numbered: Number(rows[0]?.numbered ?? 0n), lastId: rows[0]?.last_id ?? null };
     });
+    if (result.lastId !== null) this.#numbered.push({ at: Date.now(), id: result.lastId });
+    return { published: result.published, numbered: result.numbered };
+  }
+
+  /** The id after which this round looks for unnumbered events: 0 for a full scan. */
+  #floor(now: number): bigint {
+    while (this.#numbered.length > 0 && now - this.#numbered[0]!.at >= this.#lateCommitMs) {
+      const { id } = this.#numbered.shift()!;
+      if (id > this.#settled) this.#settled = id;
+    }
+    if (!this.#fullScanAsked && now - this.#lastFullScan < this.#fullScanMs) return this.#settled;
+    this.#fullScanAsked = false;
+    this.#lastFullScan = now;
+    return 0n;
   }
 
   async #prune(): Promise<void> {

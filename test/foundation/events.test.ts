@@ -2,7 +2,9 @@ import type { Client } from 'graphql-ws';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transact } from '../../src/deps.ts';
-import { recordEvents } from '../../src/events/outbox.ts';
+import { createMemoryBus } from '../../src/events/bus.ts';
+import { OutboxRelay, recordEvents } from '../../src/events/outbox.ts';
+import { createLogger } from '../../src/logger.ts';
 import { EventsDocument } from '../generated/graphql.ts';
 import { startApp, token, usesPostgres, type TestApp, wsClient } from '../support/app.ts';
 
@@ -165,6 +167,44 @@ describe.skipIf(!usesPostgres || !process.env.REDIS_URL)('across instances', () 
       await client.dispose();
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('outbox relay', () => {
+  it('numbers and publishes an event whose transaction committed long after its insert, in a full scan', async () => {
+    // This test's relay alone numbers events meanwhile: the app's stops, and nothing here kicks it.
+    await t.app.deps.relay.stop();
+    try {
+      const a = await t.merchant();
+      const sql = t.app.deps.sql;
+      const bus = createMemoryBus({ queueLimit: 10 });
+      const relay = new OutboxRelay(sql, bus, createLogger('silent'), { pollMs: 1000, retentionHours: 1, lateCommitMs: 0, fullScanMs: 600_000 });
+      const live = bus.subscribe('TEST', 'late');
+      const insert = (objectId: string, id?: bigint) =>
+        sql.$executeRawUnsafe(
+          `INSERT INTO events (id, merchant_id, type, topic, object_id, payload) VALUES (coalesce($1::bigint, nextval('events_id_seq')), $2, 'test.late', 'TEST', $3, '{}')`,
+          id?.toString() ?? null, a.merchantId, objectId,
+        );
+      const seqOf = async (objectId: string) =>
+        (await sql.$queryRawUnsafe<{ seq: bigint | null }[]>(`SELECT seq FROM events WHERE object_id = $1`, objectId))[0]!.seq;
+      // A transaction takes its event's id, then commits only after a later event was numbered.
+      const [reserved] = await sql.$queryRawUnsafe<{ id: bigint }[]>(`SELECT nextval('events_id_seq') AS id`);
+      await insert('on-time');
+      await relay.round();
+      expect(await seqOf('on-time')).not.toBeNull();
+      await insert('late', reserved!.id);
+      // Rounds look past the highest id numbered lateCommitMs ago: the late event waits...
+      await relay.round();
+      await relay.round();
+      expect(await seqOf('late')).toBeNull();
+      // ...for a full scan (every fullScanMs, and on flush), which numbers and publishes it.
+      await relay.flush();
+      expect(await seqOf('late')).not.toBeNull();
+      const delivered = await live.next();
+      expect(delivered.value).toMatchObject({ objectId: 'late', merchantId: a.merchantId, id: String(await seqOf('late')) });
+    } finally {
+      t.app.deps.relay.start();
     }
   });
 });
