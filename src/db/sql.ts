@@ -51,8 +51,31 @@ function statementName(text: string): string {
   return name;
 }
 
+const QUOTED_SPECIALS = /["\\]/;
+
+/**
+ * An array parameter as PostgreSQL's array literal, or null for a value that pg should encode
+ * itself. Batches pass a column of thousands of strings per parameter, and pg's own encoder
+ * escapes each element with two regular-expression replacements; here an element is escaped only
+ * when it holds a quote or a backslash.
+ */
+export function arrayLiteral(values: readonly unknown[]): string | null {
+  let literal = '{';
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (i > 0) literal += ',';
+    if (value === null || value === undefined) literal += 'NULL';
+    else if (typeof value === 'string') literal += QUOTED_SPECIALS.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
+    else if (typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') literal += String(value);
+    else return null;
+  }
+  return `${literal}}`;
+}
+
+const encoded = (values: unknown[]) => values.map((value) => (Array.isArray(value) ? (arrayLiteral(value) ?? value) : value));
+
 function pgClientSql(client: pg.Pool | pg.PoolClient, types: pg.CustomTypesConfig): Sql {
-  const query = (text: string, values: unknown[]) => client.query({ name: statementName(text), text, values, types });
+  const query = (text: string, values: unknown[]) => client.query({ name: statementName(text), text, values: encoded(values), types });
   return {
     $queryRawUnsafe: async <T>(text: string, ...values: unknown[]) => (await query(text, values)).rows as T,
     $executeRawUnsafe: async (text: string, ...values: unknown[]) => (await query(text, values)).rowCount ?? 0,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { arrayLiteral } from '../../src/db/sql.ts';
 import { WriteBatch } from '../../src/db/write-batch.ts';
 import { startApp, usesPostgres, type TestApp } from '../support/app.ts';
 
@@ -26,6 +27,21 @@ describe('raw SQL', () => {
     expect(row).toEqual({ big: 9007199254740993n, bigs: [1n, null, 3n], at: new Date('2030-01-02T03:04:05.678Z'), doc: { a: [1] }, echo: 'x' });
     const viaPrisma = await t.app.deps.prisma.$queryRawUnsafe<{ big: unknown }[]>(`SELECT 9007199254740993::int8 AS big`);
     expect(viaPrisma[0]!.big).toBe(row!.big);
+  });
+
+  it('passes array parameters element for element, whatever their characters', async () => {
+    const texts = ['plain', '', 'NULL', null, 'a,b', '{braces}', 'say "hi"', 'back\\slash\\', ' spaced ', 'new\nline', 'ünï'];
+    const [row] = await t.app.database.sql.$queryRawUnsafe<{ texts: unknown; bigs: unknown; flags: unknown; docs: unknown }[]>(
+      `SELECT $1::text[] AS texts, $2::int8[] AS bigs, $3::bool[] AS flags, $4::jsonb[] AS docs`,
+      texts,
+      [9007199254740993n, null, -1],
+      [true, false, null],
+      [JSON.stringify({ quote: '"', slash: '\\' }), '[]'],
+    );
+    expect(row).toEqual({ texts, bigs: [9007199254740993n, null, -1n], flags: [true, false, null], docs: [{ quote: '"', slash: '\\' }, []] });
+    expect(arrayLiteral(['a"b', null, 1n, 'c\\'])).toBe('{"a\\"b",NULL,1,"c\\\\"}');
+    // Anything else is left for the driver to encode.
+    expect(arrayLiteral([new Date(0)])).toBeNull();
   });
 
   it('commits a transaction that returns, and rolls back one that throws', async () => {
