@@ -100,6 +100,7 @@ export class OutboxRelay {
   #running: Promise<void> | null = null;
   #again = false;
   #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
   #lastPrune = 0;
   /** The highest event id each recent round numbered, oldest first, with when it did. */
   #numbered: { at: number; id: bigint }[] = [];
@@ -123,13 +124,15 @@ export class OutboxRelay {
   }
 
   start(): void {
+    this.#stopped = false;
     this.#timer = setInterval(() => this.kick(), this.options.pollMs);
     this.#timer.unref();
     this.kick();
   }
 
-  /** Asks for a publishing round soon; rounds never overlap. */
+  /** Asks for a publishing round soon; rounds never overlap. Once stopped, until started again, nothing. */
   kick(): void {
+    if (this.#stopped) return;
     if (this.#running) {
       this.#again = true;
       return;
@@ -147,6 +150,7 @@ export class OutboxRelay {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     while (this.#running) await this.#running;
@@ -247,8 +251,15 @@ export class OutboxRelay {
   async #prune(): Promise<void> {
     if (Date.now() - this.#lastPrune < 60_000) return;
     this.#lastPrune = Date.now();
+    // Up to the first published event, in position order, still within the retention: found by
+    // walking the positions from the oldest, through the events this deletes, rather than by
+    // reading the whole log. An older event numbered after a younger one waits for the next prune.
     await this.sql.$executeRawUnsafe(
-      `DELETE FROM events WHERE seq <= (SELECT published_seq FROM event_cursor WHERE id = 1) AND occurred_at < now() - make_interval(hours => $1)`,
+      `WITH published AS (SELECT published_seq AS seq FROM event_cursor WHERE id = 1),
+       kept AS (
+         SELECT seq FROM events WHERE seq <= (SELECT seq FROM published) AND occurred_at >= now() - make_interval(hours => $1)
+         ORDER BY seq LIMIT 1)
+       DELETE FROM events WHERE seq < coalesce((SELECT seq FROM kept), (SELECT seq FROM published) + 1)`,
       this.options.retentionHours,
     );
   }
