@@ -51,8 +51,6 @@ function statementName(text: string): string {
   return name;
 }
 
-const QUOTED_SPECIALS = /["\\]/;
-
 /**
  * An array parameter as PostgreSQL's array literal, or null for a value that pg should encode
  * itself. Batches pass a column of thousands of strings per parameter, and pg's own encoder
@@ -65,7 +63,7 @@ export function arrayLiteral(values: readonly unknown[]): string | null {
     const value = values[i];
     if (i > 0) literal += ',';
     if (value === null || value === undefined) literal += 'NULL';
-    else if (typeof value === 'string') literal += QUOTED_SPECIALS.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
+    else if (typeof value === 'string') literal += value.includes('"') || value.includes('\\') ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
     else if (typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') literal += String(value);
     else return null;
   }
