@@ -177,6 +177,8 @@ async function lockAccounts(db: Sql, ids: string[]): Promise<Map<string, Account
   return new Map(rows.map((row) => [row.id, toAccount(row)]));
 }
 
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /**
  * Distinct ids, sorted, for a locking `id = ANY($1)`. A row another transaction changed while this
  * one waited for its lock is checked again (EvalPlanQual), and each check sorts the array anew:
@@ -185,7 +187,6 @@ async function lockAccounts(db: Sql, ids: string[]): Promise<Map<string, Account
  * (18 % of the database's time for batches of 1,000). Code-unit order is the database's for ids
  * (ASCII); in a collation that orders them otherwise the checks merely sort as before.
  */
-const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const inIdOrder = (ids: Iterable<string>): string[] => [...new Set(ids)].sort(byCodeUnits);
 
 /** What never changes about an account: it is never removed, and only its floor and balances change. */
@@ -447,10 +448,10 @@ interface Move {
  * ones' floors on the locked balances, and adds the moves to the balances; a floor that would not
  * hold raises FLOOR_REFUSED (see the migration ledger_floor_check), which undoes the whole batch.
  */
-function settleLast(writes: WriteBatch, unordered: Move[]): void {
-  if (unordered.length === 0) return;
+function settleLast(writes: WriteBatch, moves: Move[]): void {
+  if (moves.length === 0) return;
   // In id order, as inIdOrder: the locking `id = ANY($1)` is checked again for rows changed meanwhile.
-  const moves = unordered.sort((a, b) => byCodeUnits(a.id, b.id));
+  moves.sort((a, b) => byCodeUnits(a.id, b.id));
   writes.last(
     `WITH moves AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS m(id, dp, cp, dq, cq)),
      locked AS MATERIALIZED (
