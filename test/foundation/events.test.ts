@@ -1,6 +1,9 @@
 import type { Client } from 'graphql-ws';
 import { print } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgSql, type SqlDatabase } from '../../src/db/sql.ts';
 import { transact } from '../../src/deps.ts';
 import { createMemoryBus } from '../../src/events/bus.ts';
 import { OutboxRelay, recordEvents } from '../../src/events/outbox.ts';
@@ -172,18 +175,42 @@ describe.skipIf(!usesPostgres || !process.env.REDIS_URL)('across instances', () 
 });
 
 describe('outbox relay', () => {
-  // It needs an event log of its own, which the test servers sharing one PostgreSQL database lack.
-  it.skipIf(usesPostgres)('prunes, once published, the events older than the retention that precede every younger one', async () => {
-    const own = await startApp();
-    await own.app.deps.relay.stop();
+  /**
+   * An event log that only the test's own relay numbers. Every test server runs a relay, and on
+   * PostgreSQL they share one database: there, a schema of its own holding copies of the log's two
+   * tables (drawing ids from the same sequence); embedded, a server of its own with its relay stopped.
+   */
+  async function privateEventLog(): Promise<{ sql: SqlDatabase; merchantId: string; close(): Promise<void> }> {
+    if (!usesPostgres) {
+      const own = await startApp();
+      await own.app.deps.relay.stop();
+      return { sql: own.app.deps.sql, merchantId: (await own.merchant()).merchantId, close: () => own.stop() };
+    }
+    const schema = `relay_${randomUUID().replaceAll('-', '')}`;
+    const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2, options: `-c search_path=${schema},public` });
+    const sql = pgSql(pool, pg.types);
+    await sql.$executeRawUnsafe(`CREATE SCHEMA ${schema}`);
+    await sql.$executeRawUnsafe(`CREATE TABLE events (LIKE public.events INCLUDING ALL)`);
+    await sql.$executeRawUnsafe(`CREATE TABLE event_cursor (LIKE public.event_cursor INCLUDING ALL)`);
+    return {
+      sql,
+      merchantId: (await t.merchant()).merchantId,
+      close: async () => {
+        await sql.$executeRawUnsafe(`DROP SCHEMA ${schema} CASCADE`);
+        await pool.end();
+      },
+    };
+  }
+
+  it('prunes, once published, the events older than the retention that precede every younger one', async () => {
+    const log = await privateEventLog();
     try {
-      const a = await own.merchant();
-      const sql = own.app.deps.sql;
+      const { sql, merchantId } = log;
       const relay = new OutboxRelay(sql, createMemoryBus({ queueLimit: 10 }), createLogger('silent'), { pollMs: 1000, retentionHours: 1 });
       const insert = (objectId: string, hoursAgo: number) =>
         sql.$executeRawUnsafe(
           `INSERT INTO events (merchant_id, type, topic, object_id, payload, occurred_at) VALUES ($1, 'test.aged', 'TEST', $2, '{}', now() - make_interval(hours => $3))`,
-          a.merchantId, objectId, hoursAgo,
+          merchantId, objectId, hoursAgo,
         );
       await insert('old-1', 3);
       await insert('old-2', 2);
@@ -193,31 +220,29 @@ describe('outbox relay', () => {
       await relay.flush();
       const left = await sql.$queryRawUnsafe<{ object_id: string; seq: bigint | null }[]>(
         `SELECT object_id, seq FROM events WHERE merchant_id = $1 ORDER BY id`,
-        a.merchantId,
+        merchantId,
       );
       expect(left.map((row) => row.object_id)).toEqual(['young', 'old-after-young']);
       expect(left.every((row) => row.seq !== null)).toBe(true);
     } finally {
-      await own.stop();
+      await log.close();
     }
   });
 
   it('numbers and publishes an event whose transaction committed long after its insert, in a full scan', async () => {
-    // This test's relay alone numbers events meanwhile: the app's stops, and nothing here kicks it.
-    await t.app.deps.relay.stop();
+    const log = await privateEventLog();
     try {
-      const a = await t.merchant();
-      const sql = t.app.deps.sql;
+      const { sql, merchantId } = log;
       const bus = createMemoryBus({ queueLimit: 10 });
       const relay = new OutboxRelay(sql, bus, createLogger('silent'), { pollMs: 1000, retentionHours: 1, lateCommitMs: 0, fullScanMs: 600_000 });
       const live = bus.subscribe('TEST', 'late');
       const insert = (objectId: string, id?: bigint) =>
         sql.$executeRawUnsafe(
           `INSERT INTO events (id, merchant_id, type, topic, object_id, payload) VALUES (coalesce($1::bigint, nextval('events_id_seq')), $2, 'test.late', 'TEST', $3, '{}')`,
-          id?.toString() ?? null, a.merchantId, objectId,
+          id?.toString() ?? null, merchantId, objectId,
         );
       const seqOf = async (objectId: string) =>
-        (await sql.$queryRawUnsafe<{ seq: bigint | null }[]>(`SELECT seq FROM events WHERE merchant_id = $1 AND object_id = $2`, a.merchantId, objectId))[0]!.seq;
+        (await sql.$queryRawUnsafe<{ seq: bigint | null }[]>(`SELECT seq FROM events WHERE merchant_id = $1 AND object_id = $2`, merchantId, objectId))[0]!.seq;
       // A transaction takes its event's id, then commits only after a later event was numbered.
       const [reserved] = await sql.$queryRawUnsafe<{ id: bigint }[]>(`SELECT nextval('events_id_seq') AS id`);
       await insert('on-time');
@@ -232,9 +257,9 @@ describe('outbox relay', () => {
       await relay.flush();
       expect(await seqOf('late')).not.toBeNull();
       const delivered = await live.next();
-      expect(delivered.value).toMatchObject({ objectId: 'late', merchantId: a.merchantId, id: String(await seqOf('late')) });
+      expect(delivered.value).toMatchObject({ objectId: 'late', merchantId, id: String(await seqOf('late')) });
     } finally {
-      t.app.deps.relay.start();
+      await log.close();
     }
   });
 });
