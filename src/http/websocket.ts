@@ -139,6 +139,15 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
     },
     wss,
   );
+  // A client that breaks the protocol (a message over the limit, a malformed frame) is closed by
+  // ws with the matching code, then reported as the socket's error: graphql-ws prints that to the
+  // console, stack and all, as if the server had failed. It is the client's, so a warning.
+  wss.on('connection', (socket) => {
+    socket.removeAllListeners('error');
+    socket.on('error', (error: Error & { code?: string }) =>
+      deps.logger.warn({ err: error.message, code: error.code }, 'closed a WebSocket whose client broke the protocol'),
+    );
+  });
   return {
     close: async () => {
       clearInterval(sweep);
