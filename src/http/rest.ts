@@ -5,7 +5,7 @@ import { actorOf, reasonIn, withActor } from '../audit/actor.ts';
 import type { Database } from '../db/database.ts';
 import type { Deps } from '../deps.ts';
 import type { Yoga } from '../graphql/yoga.ts';
-import { replaceNulInUrl, replaceUnstorableEscapes } from '../lib/unicode.ts';
+import { replaceNulInForm, replaceNulInUrl, replaceUnstorableEscapes } from '../lib/unicode.ts';
 import type { Logger } from '../logger.ts';
 import { legacyRoutes, modules, type Refusal } from '../modules/index.ts';
 import { oauthRoutes } from '../modules/merchants/oauth.ts';
@@ -95,14 +95,21 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
   app.use('*', (c, next) => (isGraphQL(c) ? graphqlBodyLimit : restBodyLimit)(c, next));
 
   // Text PostgreSQL cannot store in a JSON body (unpaired surrogates as `\ud800` escapes, and
-  // `\u0000`) becomes U+FFFD, as a UTF-8 encoder makes the former, so that each legacy route judges
-  // the value in its own format instead of failing in the database. `%00` in URLs is handled by
-  // withStorableUrl, before routing; GraphQL refuses such variables with a typed error instead.
-  // Before any middleware reads the body: Hono keeps the first text it reads.
+  // `\u0000`) or a form body (NUL) becomes U+FFFD, as a UTF-8 encoder makes the former, so that
+  // each legacy route judges the value in its own format instead of failing in the database. `%00`
+  // in URLs is handled by withStorableUrl, before routing; GraphQL refuses such variables with a
+  // typed error instead. Before any middleware reads the body: Hono keeps the first text it reads.
   app.use('*', async (c, next) => {
-    if (c.req.path === yoga.graphqlEndpoint) return next();
-    if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method) && (c.req.header('content-type') ?? '').includes('json')) {
-      const body = replaceUnstorableEscapes(await c.req.raw.clone().text());
+    if (c.req.path === yoga.graphqlEndpoint || !['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) return next();
+    const type = c.req.header('content-type') ?? '';
+    const form = type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data');
+    const storable = type.includes('json')
+      ? replaceUnstorableEscapes
+      : form
+        ? (text: string) => replaceNulInForm(text, type.includes('multipart/form-data'))
+        : null;
+    if (storable) {
+      const body = storable(await c.req.raw.clone().text());
       if (body !== null) c.req.raw = new Request(c.req.raw, { body });
     }
     return next();

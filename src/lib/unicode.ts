@@ -64,3 +64,13 @@ export function replaceUnstorableEscapes(text: string): string | null {
 export function replaceNulInUrl(url: string): string | null {
   return /%00/.test(url) ? url.replace(/%00/g, '%EF%BF%BD') : null;
 }
+
+/**
+ * A form body's NUL as U+FFFD, for the same reason; null when there is none. URL-encoded, NUL is
+ * `%00` or a raw byte, and becomes `%EF%BF%BD`; in multipart fields, which are not percent-decoded,
+ * only the raw byte is NUL.
+ */
+export function replaceNulInForm(text: string, multipart: boolean): string | null {
+  if (multipart) return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : null;
+  return /%00|\u0000/.test(text) ? text.replace(/%00|\u0000/g, '%EF%BF%BD') : null;
+}

@@ -409,6 +409,21 @@ describe('regressions found by fuzzing', () => {
     expect(created.json.title).toBe('a\ufffdb');
   });
 
+  it('a NUL character in a form body, encoded or raw, is judged by the route as U+FFFD, not a 500 (POST /oauth/token, seed 1765891387)', async () => {
+    const token = (body: string) => t.request('POST', '/oauth/token', { body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    for (const body of ['grant_type=client_credentials&client_id=%00&client_secret=x', 'grant_type=client_credentials&client_id=a\u0000b&client_secret=x']) {
+      const refused = await token(body);
+      expect(refused.status).toBe(401);
+      expect(refused.json.error).toBe('invalid_client');
+    }
+    // The payment link's form is read URL-encoded or multipart.
+    const multipart = new FormData();
+    for (const [name, value] of Object.entries({ billing: 'a\u0000b', installment: '1', card_token: 'tok_visa_4242' })) multipart.set(name, value);
+    const paid = await fetch(`${t.url}/vpos`, { method: 'POST', body: multipart });
+    expect(paid.status).toBe(404);
+    expect(await paid.text()).toContain('This payment link does not exist.');
+  });
+
   it('a malformed ready-to-pay query answers the documented 400 page (seed 232559502)', async () => {
     const response = await t.request('GET', '/payment/readyToPay?amount=1&gateway=hX%24k%22m');
     expect(response.status).toBe(400);
