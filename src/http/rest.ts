@@ -102,11 +102,11 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
   app.use('*', async (c, next) => {
     if (c.req.path === yoga.graphqlEndpoint || !['POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) return next();
     const type = c.req.header('content-type') ?? '';
-    const form = type.includes('application/x-www-form-urlencoded') || type.includes('multipart/form-data');
+    const multipart = type.includes('multipart/form-data');
     const storable = type.includes('json')
       ? replaceUnstorableEscapes
-      : form
-        ? (text: string) => replaceNulInForm(text, type.includes('multipart/form-data'))
+      : multipart || type.includes('application/x-www-form-urlencoded')
+        ? (text: string) => replaceNulInForm(text, multipart)
         : null;
     if (storable) {
       const body = storable(await c.req.raw.clone().text());
