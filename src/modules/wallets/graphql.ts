@@ -291,7 +291,7 @@ builder.queryField('walletTopUpQuote', (t) =>
       paymentMode: t.arg({ type: PaymentMode, required: true }),
     },
     resolve: (_root, args, ctx) =>
-      quoteTopUp(ctx.deps.prisma, merchantOf(ctx).merchantId, {
+      quoteTopUp(ctx.deps.sql, merchantOf(ctx).merchantId, {
         walletId: String(args.walletId),
         amount: { minor: args.amount },
         txnCode: args.txnCode,
@@ -361,7 +361,7 @@ builder.subscriptionField('walletBalanceChanged', (t) =>
     args: { walletId: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => {
       const merchant = merchantOf(ctx);
-      const wallet = await findWallet(ctx.deps.prisma, merchant.merchantId, String(args.walletId));
+      const wallet = await findWallet(ctx.deps.sql, merchant.merchantId, String(args.walletId));
       if (!wallet) throw notFound('Wallet');
       return ctx.deps.bus.subscribe('WALLET', wallet.id, ctx.operation);
     },

@@ -245,7 +245,7 @@ export function routes(deps: Deps): OpenAPIHono<HttpEnv> {
     }),
     async (c) => {
       const request = toTopUpRequest(c.req.valid('json'), await c.req.text());
-      const quote = await quoteTopUp(deps.prisma, merchantOf(c).merchantId, request);
+      const quote = await quoteTopUp(deps.sql, merchantOf(c).merchantId, request);
       const money = (amount: bigint) => new JsonDecimal(formatMajorAmount(amount, quote.currency));
       return legacyOk<z.infer<typeof ChargesAnswer>>(c, {
         success: 1,

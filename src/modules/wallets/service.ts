@@ -124,8 +124,27 @@ export async function createWallet(db: Db, input: CreateWalletInput, now: Date):
   }
 }
 
-export async function findWallet(db: Db, merchantId: string, walletId: string): Promise<(Wallet & { user: WalletUser }) | null> {
-  return db.wallet.findFirst({ where: { id: walletId.toLowerCase(), merchantId }, include: { user: true } });
+/** The merchant's wallet with its user. Raw SQL, one statement: every top-up reads it first. */
+export async function findWallet(db: Sql, merchantId: string, walletId: string): Promise<(Wallet & { user: WalletUser }) | null> {
+  const [row] = await db.$queryRawUnsafe<
+    { id: string; user_id: string; currency: string; account_id: string; created_at: Date; user_merchant_id: string; username: string; type: string; user_created_at: Date }[]
+  >(
+    `SELECT w.id, w.user_id, w.currency, w.account_id, w.created_at,
+            u.merchant_id AS user_merchant_id, u.username, u.type, u.created_at AS user_created_at
+     FROM wallets w JOIN wallet_users u ON u.id = w.user_id WHERE w.id = $1 AND w.merchant_id = $2`,
+    walletId.toLowerCase(),
+    merchantId,
+  );
+  if (!row) return null;
+  return {
+    id: row.id,
+    merchantId,
+    userId: row.user_id,
+    currency: row.currency,
+    accountId: row.account_id,
+    createdAt: row.created_at,
+    user: { id: row.user_id, merchantId: row.user_merchant_id, username: row.username, type: row.type, createdAt: row.user_created_at },
+  };
 }
 
 /** Wallet balances from the ledger, by wallet id. */
@@ -340,19 +359,20 @@ function checkParty(info: PartyInfo, expected: { wallet: Wallet | null; user: Wa
 }
 
 /** The agent named by debit_user_info: a company admin of this company, by id, username or wallet. */
-async function resolveAgent(db: Db, merchantId: string, info: PartyInfo, currency: string): Promise<WalletUser> {
+async function resolveAgent(db: Sql, merchantId: string, info: PartyInfo, currency: string): Promise<WalletUser> {
   const failure = fail('INVALID_DEBIT_USER_INFO', 'agent');
   let agentWallet: Wallet | null = null;
   let agent: WalletUser | null = null;
   if (info.walletId != null) {
     if (!HEX_ID.test(info.walletId.toLowerCase())) throw failure('debit_user_info.wallet_id is 32 hex characters.');
-    agentWallet = await db.wallet.findFirst({ where: { id: info.walletId.toLowerCase(), merchantId } });
-    if (!agentWallet) throw failure('debit_user_info.wallet_id is not a wallet of this company.');
-    agent = await db.walletUser.findUniqueOrThrow({ where: { id: agentWallet.userId } });
+    const found = await findWallet(db, merchantId, info.walletId);
+    if (!found) throw failure('debit_user_info.wallet_id is not a wallet of this company.');
+    agentWallet = found;
+    agent = found.user;
   } else if (info.userId != null) {
-    agent = await db.walletUser.findFirst({ where: { id: info.userId.toLowerCase(), merchantId } });
+    agent = await findWalletUser(db, merchantId, 'id', info.userId.toLowerCase());
   } else if (info.username != null) {
-    agent = await db.walletUser.findFirst({ where: { username: info.username, merchantId } });
+    agent = await findWalletUser(db, merchantId, 'username', info.username);
   } else throw failure('debit_user_info names the agent by user_id, username or wallet_id.');
   if (!agent) throw failure('debit_user_info does not name a user of this company.');
   if (agent.type !== 'agent') throw failure('debit_user_info must name a company admin (agent, user_type 1).');
@@ -360,8 +380,17 @@ async function resolveAgent(db: Db, merchantId: string, info: PartyInfo, currenc
   return agent;
 }
 
+async function findWalletUser(db: Sql, merchantId: string, by: 'id' | 'username', value: string): Promise<WalletUser | null> {
+  const [row] = await db.$queryRawUnsafe<{ id: string; username: string; type: string; created_at: Date }[]>(
+    `SELECT id, username, type, created_at FROM wallet_users WHERE ${by} = $1 AND merchant_id = $2`,
+    value,
+    merchantId,
+  );
+  return row ? { id: row.id, merchantId, username: row.username, type: row.type, createdAt: row.created_at } : null;
+}
+
 /** Validates and normalises a top-up request; everything it checks is immutable, so a replay judges alike. */
-async function prepareTopUp(db: Db, merchantId: string, request: TopUpRequest): Promise<PreparedTopUp> {
+async function prepareTopUp(db: Sql, merchantId: string, request: TopUpRequest): Promise<PreparedTopUp> {
   const walletId = request.walletId.trim().toLowerCase();
   if (!HEX_ID.test(walletId)) throw new WalletError('INVALID_WALLET_ID', 'wallet_id is 32 hex characters.', 'walletId');
   const wallet = await findWallet(db, merchantId, walletId);
@@ -471,7 +500,7 @@ async function charge(db: Sql, topUp: PreparedTopUp): Promise<TopUpQuote> {
 }
 
 /** The fee calculation for a prospective top-up; moves nothing. */
-export async function quoteTopUp(db: Db, merchantId: string, request: TopUpRequest): Promise<TopUpQuote> {
+export async function quoteTopUp(db: Sql, merchantId: string, request: TopUpRequest): Promise<TopUpQuote> {
   return charge(db, await prepareTopUp(db, merchantId, request));
 }
 
@@ -578,11 +607,11 @@ async function applyTopUp(tx: Sql, topUp: PreparedTopUp, now: Date): Promise<Top
  * refused. Without one, every call is a new top-up.
  */
 export async function topUpWallet(
-  deps: Pick<Deps, 'prisma' | 'sql' | 'relay' | 'clock'>,
+  deps: Pick<Deps, 'sql' | 'relay' | 'clock'>,
   merchantId: string,
   request: TopUpRequest,
 ): Promise<{ result: TopUpResult; replayed: boolean }> {
-  const topUp = await prepareTopUp(deps.prisma, merchantId, request);
+  const topUp = await prepareTopUp(deps.sql, merchantId, request);
   // Everything the caller asked for, normalised, so that a REST retry of a GraphQL top-up matches.
   const payload = {
     walletId: topUp.wallet.id,
