@@ -6,11 +6,12 @@
  * a commit and a rollback of one payment serialise: exactly one resolves the transfer.
  */
 import type { Db } from '../../db/database.ts';
-import { transact, type Deps } from '../../deps.ts';
+import type { Sql } from '../../db/sql.ts';
+import { transactSql, type Deps } from '../../deps.ts';
 import { AppError, invalid, notFound, type ErrorCode } from '../../errors.ts';
 import { recordEvents } from '../../events/outbox.ts';
 import type { Prisma, RechargePayment, RechargeProvider } from '../../generated/prisma/client.ts';
-import { idempotent } from '../../idempotency/idempotency.ts';
+import { idempotentSql } from '../../idempotency/idempotency.ts';
 import { balance, createTransfers, findAccount, openAccounts, resolvePendingTransfer } from '../../ledger/ledger.ts';
 import { uuidv7 } from '../../lib/ids.ts';
 import { isOverdue, planTransition, type PaymentAction, type PaymentState, type PaymentStatus } from './state-machine.ts';
@@ -98,7 +99,7 @@ async function requireProvider(db: Db, merchantId: string, reference: string): P
 // The ledger side of a payment
 
 async function reserve(
-  tx: Db,
+  tx: Sql,
   payment: Pick<RechargePayment, 'id' | 'merchantId' | 'providerId' | 'userId' | 'amount' | 'currency' | 'revision' | 'expiresAt'>,
   now: Date,
 ): Promise<string> {
@@ -129,7 +130,7 @@ async function reserve(
   return outcome.transfer.id;
 }
 
-async function resolve(tx: Db, payment: RechargePayment, action: 'post' | 'void', code: string, now: Date): Promise<void> {
+async function resolve(tx: Sql, payment: RechargePayment, action: 'post' | 'void', code: string, now: Date): Promise<void> {
   const outcome = await resolvePendingTransfer(
     tx,
     { merchantId: payment.merchantId, pendingId: payment.transferId, action, key: `recharge:${payment.id}:${payment.revision}:${action}`, code },
@@ -139,7 +140,7 @@ async function resolve(tx: Db, payment: RechargePayment, action: 'post' | 'void'
   if (!outcome.ok) throw new Error(`The ledger refused to ${action} recharge transfer ${payment.transferId}: ${outcome.reason}`);
 }
 
-async function recordPaymentEvent(tx: Db, payment: RechargePayment, type: string, now: Date): Promise<void> {
+async function recordPaymentEvent(tx: Sql, payment: RechargePayment, type: string, now: Date): Promise<void> {
   await recordEvents(
     tx,
     [
@@ -162,14 +163,70 @@ async function recordPaymentEvent(tx: Db, payment: RechargePayment, type: string
   );
 }
 
-async function expireLocked(tx: Db, payment: RechargePayment, now: Date): Promise<RechargePayment> {
+// A payment's writes are raw SQL in raw transactions (see transactSql): they are the hot path.
+
+interface PaymentRow {
+  id: string;
+  merchant_id: string;
+  provider_id: string;
+  payment_no: number;
+  user_id: bigint;
+  amount: bigint;
+  currency: string;
+  state: string;
+  description: string;
+  params: Prisma.JsonValue;
+  reason: string | null;
+  expired: boolean;
+  transfer_id: string;
+  revision: number;
+  created_at: Date;
+  updated_at: Date;
+  expires_at: Date;
+  committed_at: Date | null;
+  rolled_back_at: Date | null;
+}
+
+const toPayment = (row: PaymentRow): RechargePayment => ({
+  id: row.id,
+  merchantId: row.merchant_id,
+  providerId: row.provider_id,
+  paymentNo: row.payment_no,
+  userId: row.user_id,
+  amount: row.amount,
+  currency: row.currency,
+  state: row.state,
+  description: row.description,
+  params: row.params,
+  reason: row.reason,
+  expired: row.expired,
+  transferId: row.transfer_id,
+  revision: row.revision,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  expiresAt: row.expires_at,
+  committedAt: row.committed_at,
+  rolledBackAt: row.rolled_back_at,
+});
+
+/** Sets these columns of one payment, and its updated_at; answers the payment as it now is. */
+async function updatePayment(tx: Sql, id: string, now: Date, changes: Partial<Record<keyof PaymentRow, unknown>>): Promise<RechargePayment> {
+  const columns = Object.keys(changes);
+  const [row] = await tx.$queryRawUnsafe<PaymentRow[]>(
+    `UPDATE recharge_payments SET updated_at = $2::timestamptz${columns.map((column, i) => `, ${column} = $${i + 3}`).join('')}
+     WHERE id = $1 RETURNING *`,
+    id,
+    now.toISOString(),
+    ...Object.values(changes).map((value) => (value instanceof Date ? value.toISOString() : typeof value === 'bigint' ? value.toString() : value)),
+  );
+  return toPayment(row!);
+}
+
+async function expireLocked(tx: Sql, payment: RechargePayment, now: Date): Promise<RechargePayment> {
   const step = planTransition(statusOf(payment), 'expire', now);
   if (step.kind !== 'apply') return payment;
   await resolve(tx, payment, 'void', 'recharge.expiry', now);
-  const expired = await tx.rechargePayment.update({
-    where: { id: payment.id },
-    data: { state: step.to, reason: EXPIRED_REASON, expired: true, rolledBackAt: now, updatedAt: now },
-  });
+  const expired = await updatePayment(tx, payment.id, now, { state: step.to, reason: EXPIRED_REASON, expired: true, rolled_back_at: now });
   await recordPaymentEvent(tx, expired, 'expired', now);
   return expired;
 }
@@ -204,7 +261,7 @@ export async function createRechargePayment(deps: Deps, input: NewPayment): Prom
   const userId = parseUserId(input.userId);
   const description = checkText(input.description ?? '', 'description', MAX_DESCRIPTION);
   const { params, amount } = validatePaymentParams(parameterDefinitions(provider), input.params);
-  const { value, replayed } = await idempotent(
+  const { value, replayed } = await idempotentSql(
     deps,
     {
       merchantId: input.merchantId,
@@ -230,18 +287,26 @@ export async function createRechargePayment(deps: Deps, input: NewPayment): Prom
         expiresAt: new Date(now.getTime() + provider.expiresInSeconds * 1000),
       };
       const transferId = await reserve(tx, fields, now);
-      const payment = await tx.rechargePayment.create({
-        data: {
-          ...fields,
-          paymentNo: numbered!.last_payment_no,
-          state: 'pending' satisfies PaymentState,
-          description,
-          params,
-          transferId,
-          createdAt: now,
-          updatedAt: now,
-        },
-      });
+      const [row] = await tx.$queryRawUnsafe<PaymentRow[]>(
+        `INSERT INTO recharge_payments (id, merchant_id, provider_id, payment_no, user_id, amount, currency, state, description, params,
+           transfer_id, revision, created_at, updated_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint, $7, 'pending', $8, $9::jsonb, $10, $11, $12::timestamptz, $12::timestamptz, $13::timestamptz)
+         RETURNING *`,
+        fields.id,
+        fields.merchantId,
+        fields.providerId,
+        numbered!.last_payment_no,
+        userId.toString(),
+        amount.toString(),
+        fields.currency,
+        description,
+        JSON.stringify(params),
+        transferId,
+        fields.revision,
+        now.toISOString(),
+        fields.expiresAt.toISOString(),
+      );
+      const payment = toPayment(row!);
       await recordPaymentEvent(tx, payment, 'created', now);
       return payment;
     },
@@ -262,9 +327,9 @@ async function act(
   action: Exclude<PaymentAction, 'expire'>,
   payload: Record<string, unknown>,
   /** Makes the change; `to` is the state the state machine moves the payment to. */
-  apply: (tx: Db, payment: RechargePayment, now: Date, to: PaymentState) => Promise<RechargePayment>,
+  apply: (tx: Sql, payment: RechargePayment, now: Date, to: PaymentState) => Promise<RechargePayment>,
 ): Promise<PaymentResult> {
-  const { value, replayed } = await idempotent<ActionOutcome>(
+  const { value, replayed } = await idempotentSql<ActionOutcome>(
     deps,
     {
       merchantId: target.merchantId,
@@ -293,26 +358,23 @@ async function act(
   return { payment: value.payment, replayed };
 }
 
-async function lockPayment(tx: Db, target: PaymentTarget): Promise<RechargePayment> {
-  const rows = await tx.$queryRawUnsafe<{ id: string }[]>(
-    `SELECT p.id FROM recharge_payments p JOIN recharge_providers r ON r.id = p.provider_id
+async function lockPayment(tx: Sql, target: PaymentTarget): Promise<RechargePayment> {
+  const [row] = await tx.$queryRawUnsafe<PaymentRow[]>(
+    `SELECT p.* FROM recharge_payments p JOIN recharge_providers r ON r.id = p.provider_id
      WHERE p.id = $1 AND p.merchant_id = $2 AND ($3::text IS NULL OR r.reference = $3::text)
      FOR UPDATE OF p`,
     target.paymentId,
     target.merchantId,
     target.providerReference ?? null,
   );
-  if (rows.length === 0) throw notFound('Recharge payment');
-  return tx.rechargePayment.findUniqueOrThrow({ where: { id: target.paymentId } });
+  if (!row) throw notFound('Recharge payment');
+  return toPayment(row);
 }
 
 export function commitRechargePayment(deps: Deps, target: PaymentTarget): Promise<PaymentResult> {
   return act(deps, target, 'commit', {}, async (tx, payment, now, to) => {
     await resolve(tx, payment, 'post', 'recharge.commit', now);
-    const committed = await tx.rechargePayment.update({
-      where: { id: payment.id },
-      data: { state: to, committedAt: now, updatedAt: now },
-    });
+    const committed = await updatePayment(tx, payment.id, now, { state: to, committed_at: now });
     await recordPaymentEvent(tx, committed, 'committed', now);
     return committed;
   });
@@ -323,10 +385,7 @@ export function rollbackRechargePayment(deps: Deps, target: PaymentTarget & { re
   if (!reason) throw invalid('reason', 'reason must not be empty.');
   return act(deps, target, 'rollback', { reason }, async (tx, payment, now, to) => {
     await resolve(tx, payment, 'void', 'recharge.rollback', now);
-    const rolledBack = await tx.rechargePayment.update({
-      where: { id: payment.id },
-      data: { state: to, reason, rolledBackAt: now, updatedAt: now },
-    });
+    const rolledBack = await updatePayment(tx, payment.id, now, { state: to, reason, rolled_back_at: now });
     await recordPaymentEvent(tx, rolledBack, 'rolled_back', now);
     return rolledBack;
   });
@@ -343,22 +402,22 @@ export function updateRechargePayment(deps: Deps, target: PaymentTarget & Paymen
   const params = target.params === null ? undefined : target.params;
   if (description === undefined && params === undefined) throw invalid('body', 'Give a description, params or both.');
   return act(deps, target, 'update', { description, params }, async (tx, payment, now) => {
-    const data: Prisma.RechargePaymentUpdateInput = { updatedAt: now };
-    if (description !== undefined) data.description = description;
+    const changes: Partial<Record<keyof PaymentRow, unknown>> = {};
+    if (description !== undefined) changes.description = description;
     if (params !== undefined) {
-      const provider = await tx.rechargeProvider.findUniqueOrThrow({ where: { id: payment.providerId } });
-      const validated = validatePaymentParams(parameterDefinitions(provider), params);
-      data.params = validated.params;
+      const [provider] = await tx.$queryRawUnsafe<Pick<RechargeProvider, 'params'>[]>(`SELECT params FROM recharge_providers WHERE id = $1`, payment.providerId);
+      const validated = validatePaymentParams(parameterDefinitions(provider!), params);
+      changes.params = JSON.stringify(validated.params);
       if (validated.amount !== payment.amount) {
         // The ledger cannot change a pending transfer's amount: void it and reserve the new amount.
         await resolve(tx, payment, 'void', 'recharge.amend', now);
         const revision = payment.revision + 1;
-        data.transferId = await reserve(tx, { ...payment, amount: validated.amount, revision }, now);
-        data.amount = validated.amount;
-        data.revision = revision;
+        changes.transfer_id = await reserve(tx, { ...payment, amount: validated.amount, revision }, now);
+        changes.amount = validated.amount;
+        changes.revision = revision;
       }
     }
-    const updated = await tx.rechargePayment.update({ where: { id: payment.id }, data });
+    const updated = await updatePayment(tx, payment.id, now, changes);
     await recordPaymentEvent(tx, updated, 'updated', now);
     return updated;
   });
@@ -388,14 +447,14 @@ export async function expireRechargePayments(
   });
   let expired = 0;
   for (const { id } of due) {
-    const done = await transact(deps, async (tx) => {
-      const locked = await tx.$queryRawUnsafe<{ id: string }[]>(
-        `SELECT id FROM recharge_payments WHERE id = $1 AND state = 'pending' AND expires_at <= $2::timestamptz FOR UPDATE SKIP LOCKED`,
+    const done = await transactSql(deps, async (tx) => {
+      const [locked] = await tx.$queryRawUnsafe<PaymentRow[]>(
+        `SELECT * FROM recharge_payments WHERE id = $1 AND state = 'pending' AND expires_at <= $2::timestamptz FOR UPDATE SKIP LOCKED`,
         id,
         now.toISOString(),
       );
-      if (locked.length === 0) return false;
-      await expireLocked(tx, await tx.rechargePayment.findUniqueOrThrow({ where: { id } }), now);
+      if (!locked) return false;
+      await expireLocked(tx, toPayment(locked), now);
       return true;
     });
     if (done) expired++;
