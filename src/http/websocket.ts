@@ -141,7 +141,8 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
   );
   // A client that breaks the protocol (a message over the limit, a malformed frame) is closed by
   // ws with the matching code, then reported as the socket's error: graphql-ws prints that to the
-  // console, stack and all, as if the server had failed. It is the client's, so a warning.
+  // console, stack and all, as if the server had failed. It is the client's, so a warning. Added
+  // after useServer's own listener, so that this one runs second and replaces the listener it added.
   wss.on('connection', (socket) => {
     socket.removeAllListeners('error');
     socket.on('error', (error: Error & { code?: string }) =>
