@@ -4,7 +4,7 @@ import { invalid } from '../errors.ts';
 import { builder } from '../graphql/builder.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { MERCHANT_STREAM, type EventMessage, type LiveSubscription, type SubscriptionScope } from './bus.ts';
-import { latestEventId, readEventLog } from './outbox.ts';
+import { readEventLog, streamPosition } from './outbox.ts';
 
 export const EventRef = builder.objectRef<EventMessage>('Event').implement({
   description: 'Something that changed. Re-read the object it names for its current state.',
@@ -41,7 +41,7 @@ export async function* merchantEvents(deps: Deps, merchantId: string, after: big
   const signal = scope.signal;
   // A live-only stream starts where the log stands once it is subscribed, so that a gap in live
   // delivery can be filled from the log without replaying older events.
-  let last = after ?? (await streamPosition(deps, merchantId));
+  let last = after ?? (await streamPosition(deps.prisma, merchantId)) ?? 0n;
   async function* fromLog(): AsyncGenerator<EventMessage> {
     catchingUp = true;
     try {
@@ -81,15 +81,6 @@ export async function* merchantEvents(deps: Deps, merchantId: string, after: big
   }
 }
 
-/** The merchant's latest numbered event, or 0. */
-async function streamPosition(deps: Deps, merchantId: string): Promise<bigint> {
-  const [row] = await deps.prisma.$queryRawUnsafe<{ seq: bigint | null }[]>(
-    'SELECT max(seq) AS seq FROM events WHERE merchant_id = $1',
-    merchantId,
-  );
-  return row?.seq ?? 0n;
-}
-
 /**
  * The position a resumable subscription starts after: the SSE `Last-Event-ID` header when the
  * request carries one (a reconnecting EventSource sends the id of the last message it received,
@@ -119,7 +110,8 @@ builder.queryField('latestEventId', (t) =>
     nullable: true,
     description:
       "The id of your latest published event; null before the first. Read it before loading what a page shows, then subscribe with `events(after:)` set to it: nothing that changed after the load is missed.",
-    resolve: (_root, _args, ctx) => latestEventId(ctx.deps.prisma, requireMerchant(ctx.principal, { scope: 'events' }).merchantId),
+    resolve: async (_root, _args, ctx) =>
+      (await streamPosition(ctx.deps.prisma, requireMerchant(ctx.principal, { scope: 'events' }).merchantId))?.toString() ?? null,
   }),
 );
 

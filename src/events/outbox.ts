@@ -1,4 +1,3 @@
-import type { Db } from '../db/database.ts';
 import type { Sql, SqlDatabase } from '../db/sql.ts';
 import { WriteBatch } from '../db/write-batch.ts';
 import type { Logger } from '../logger.ts';
@@ -16,19 +15,62 @@ export interface NewEvent {
 
 /**
  * Writes events to the outbox inside the caller's transaction, so they commit with the change; into
- * a WriteBatch, with the batch's other writes.
+ * a WriteBatch, with the batch's other writes. One row per event.
  */
 export async function recordEvents(db: Sql | WriteBatch, events: NewEvent[], now = new Date()): Promise<void> {
   if (events.length === 0) return;
+  await insertEvents(db, events.map((event) => ({ ...event, size: 1, payload: event.data ?? {} })), now);
+}
+
+/** Events of one type on one topic, written together: a batch's charges. */
+export interface NewEventGroup {
+  merchantId: string;
+  type: string;
+  topic: string;
+  events: { objectId: string; data?: Record<string, unknown> }[];
+}
+
+/**
+ * Writes a group of events as one row, which the relay numbers with consecutive positions and
+ * publishes as so many events: a batch of a thousand charges inserts one row and its index
+ * entries, where recordEvents would insert a thousand. Subscribers and `events(after:)` see the
+ * same events either way.
+ */
+export async function recordEventGroup(db: Sql | WriteBatch, group: NewEventGroup, now = new Date()): Promise<void> {
+  const { events, ...common } = group;
+  if (events.length === 0) return;
+  const [single] = events;
+  await insertEvents(
+    db,
+    [
+      events.length === 1
+        ? { ...common, objectId: single!.objectId, size: 1, payload: single!.data ?? {} }
+        : { ...common, objectId: null, size: events.length, payload: events.map((e) => ({ objectId: e.objectId, data: e.data ?? {} })) },
+    ],
+    now,
+  );
+}
+
+interface EventInsert {
+  merchantId: string;
+  type: string;
+  topic: string;
+  objectId: string | null;
+  size: number;
+  payload: unknown;
+}
+
+async function insertEvents(db: Sql | WriteBatch, rows: EventInsert[], now: Date): Promise<void> {
   const statement = [
-    `INSERT INTO events (merchant_id, type, topic, object_id, payload, occurred_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[])`,
-    events.map((e) => e.merchantId),
-    events.map((e) => e.type),
-    events.map((e) => e.topic),
-    events.map((e) => e.objectId),
-    events.map((e) => JSON.stringify(e.data ?? {})),
-    events.map(() => now.toISOString()),
+    `INSERT INTO events (merchant_id, type, topic, object_id, size, payload, occurred_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::jsonb[], $7::timestamptz[])`,
+    rows.map((e) => e.merchantId),
+    rows.map((e) => e.type),
+    rows.map((e) => e.topic),
+    rows.map((e) => e.objectId),
+    rows.map((e) => e.size),
+    rows.map((e) => JSON.stringify(e.payload)),
+    rows.map(() => now.toISOString()),
   ] as const;
   if (db instanceof WriteBatch) db.add(...statement);
   else await db.$executeRawUnsafe(...statement);
@@ -36,45 +78,66 @@ export async function recordEvents(db: Sql | WriteBatch, events: NewEvent[], now
 
 export interface EventRow {
   seq: bigint;
+  size: number;
   merchant_id: string;
   type: string;
   topic: string;
-  object_id: string;
-  payload: Record<string, unknown>;
+  object_id: string | null;
+  payload: unknown;
   occurred_at: Date;
 }
 
-const EVENT_COLUMNS = 'seq, merchant_id, type, topic, object_id, payload, occurred_at';
+const EVENT_COLUMNS = 'seq, size, merchant_id, type, topic, object_id, payload, occurred_at';
 
-export function toMessage(row: EventRow): EventMessage {
-  return {
-    id: row.seq.toString(),
-    type: row.type,
-    merchantId: row.merchant_id,
-    objectId: row.object_id,
-    occurredAt: row.occurred_at.toISOString(),
-    data: row.payload,
-  };
+/** The events a numbered row holds, in position order, with the topic each is published on. */
+export function eventsOf(row: EventRow): { topic: string; message: EventMessage }[] {
+  const common = { type: row.type, merchantId: row.merchant_id, occurredAt: row.occurred_at.toISOString() };
+  const message = (position: bigint, objectId: string, data: unknown): { topic: string; message: EventMessage } => ({
+    topic: row.topic,
+    message: { id: position.toString(), ...common, objectId, data: data as Record<string, unknown> },
+  });
+  if (row.size === 1) return [message(row.seq, row.object_id!, row.payload)];
+  return (row.payload as { objectId: string; data: unknown }[]).map((event, i) => message(row.seq + BigInt(i), event.objectId, event.data));
 }
 
-/** A merchant's published events after stream position `afterSeq`, in order, from the durable event log. */
-export async function readEventLog(db: Db, merchantId: string, afterSeq: bigint, limit = 500): Promise<EventMessage[]> {
+/**
+ * A merchant's published events after stream position `afterSeq`, in order, from the durable event
+ * log: at most `limit`, starting inside the row that holds position afterSeq + 1 when there is one,
+ * and reading no more rows than those events need.
+ */
+export async function readEventLog(db: Sql, merchantId: string, afterSeq: bigint, limit = 500): Promise<EventMessage[]> {
   const rows = await db.$queryRawUnsafe<EventRow[]>(
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3`,
+    `SELECT * FROM (
+       SELECT ${EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND seq <= $2::bigint ORDER BY seq DESC LIMIT 1
+     ) AS holding WHERE seq + size - 1 > $2::bigint
+     UNION ALL
+     SELECT ${EVENT_COLUMNS} FROM (
+       SELECT ${EVENT_COLUMNS}, sum(size) OVER (ORDER BY seq) - size AS before
+       FROM (SELECT ${EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3) AS next
+     ) AS enough WHERE before < $3
+     ORDER BY seq`,
     merchantId,
     afterSeq.toString(),
     limit,
   );
-  return rows.map(toMessage);
+  return rows
+    .flatMap(eventsOf)
+    .map(({ message }) => message)
+    .filter((message) => BigInt(message.id) > afterSeq)
+    .slice(0, limit);
 }
 
 /**
- * The merchant's last numbered stream position, or null. An event committed but not numbered yet
- * is numbered later, so it lands after this position: `events(after:)` from here misses nothing.
+ * The merchant's last numbered stream position, or null before the first. An event committed but
+ * not numbered yet is numbered later, so it lands after this position: `events(after:)` from here
+ * misses nothing.
  */
-export async function latestEventId(db: Db, merchantId: string): Promise<string | null> {
-  const [row] = await db.$queryRawUnsafe<{ seq: bigint | null }[]>(`SELECT max(seq) AS seq FROM events WHERE merchant_id = $1`, merchantId);
-  return row?.seq == null ? null : row.seq.toString();
+export async function streamPosition(db: Sql, merchantId: string): Promise<bigint | null> {
+  const [row] = await db.$queryRawUnsafe<{ position: bigint }[]>(
+    `SELECT seq + size - 1 AS position FROM events WHERE merchant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1`,
+    merchantId,
+  );
+  return row?.position ?? null;
 }
 
 /**
@@ -160,11 +223,11 @@ export class OutboxRelay {
     do {
       this.#again = false;
       try {
-        // A round that numbered events publishes them in the next; one that published a whole
-        // batch may have left more. Whatever was committed since kicked again.
+        // A round that numbered events publishes them in the next; one that published its most
+        // may have left more. Whatever was committed since kicked again.
         for (;;) {
-          const { published, numbered } = await this.round();
-          if (numbered === 0 && published < PUBLISH_BATCH) break;
+          const { numbered, more } = await this.round();
+          if (numbered === 0 && !more) break;
           this.#again = false;
         }
         await this.#prune();
@@ -190,7 +253,7 @@ export class OutboxRelay {
    * An event below that was inserted before that id was numbered and committed `lateCommitMs` or
    * more after its insert; a full scan, every `fullScanMs` and on flush, numbers it then.
    */
-  async round(limit = PUBLISH_BATCH): Promise<{ published: number; numbered: number }> {
+  async round(limit = PUBLISH_BATCH): Promise<{ published: number; numbered: number; more: boolean }> {
     const after = this.#floor(Date.now());
     const result = await this.sql.transaction(async (tx) => {
       // A statement of its own: the next one's snapshot then holds every round committed before the lock.
@@ -199,41 +262,49 @@ export class OutboxRelay {
          ON CONFLICT (id) DO UPDATE SET last_seq = event_cursor.last_seq RETURNING last_seq, published_seq`,
       );
       // Reads what to publish, numbers what came since and moves the cursor past both. Positions
-      // are consecutive: fewer rows than positions to publish only when the rest were pruned.
-      const rows = await tx.$queryRawUnsafe<(Partial<EventRow> & { numbered: bigint; last_id: bigint | null })[]>(
-        `WITH due AS (
-           SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $3::bigint AND seq <= $2::bigint ORDER BY seq LIMIT $1),
+      // are consecutive: fewer positions read than to publish only when the rest were pruned. A
+      // row of several events takes as many positions; a round publishes the rows (at most
+      // `limit`) whose events start within its first `limit` events.
+      const rows = await tx.$queryRawUnsafe<(Partial<EventRow> & { numbered: bigint; last_id: bigint | null; more: boolean })[]>(
+        `WITH read AS (
+           SELECT ${EVENT_COLUMNS}, sum(size) OVER (ORDER BY seq) - size AS before
+           FROM (SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $3::bigint AND seq <= $2::bigint ORDER BY seq LIMIT $1) AS r),
+         due AS (SELECT * FROM read WHERE before < $1),
          next AS (
-           SELECT id, row_number() OVER (ORDER BY id) AS n FROM events WHERE seq IS NULL AND id > $4::bigint ORDER BY id LIMIT $1),
-         numbered AS (UPDATE events AS e SET seq = $2::bigint + next.n FROM next WHERE e.id = next.id RETURNING e.id),
-         counts AS (SELECT (SELECT count(*) FROM numbered) AS numbered, (SELECT max(id) FROM numbered) AS last_id, (SELECT count(*) FROM due) AS due),
+           SELECT id, size, sum(size) OVER (ORDER BY id) AS upto
+           FROM (SELECT id, size FROM events WHERE seq IS NULL AND id > $4::bigint ORDER BY id LIMIT $1) AS n),
+         numbered AS (
+           UPDATE events AS e SET seq = $2::bigint + next.upto - next.size + 1 FROM next WHERE e.id = next.id RETURNING e.id, e.size),
+         counts AS (
+           SELECT (SELECT count(*) FROM numbered) AS numbered, (SELECT coalesce(sum(size), 0) FROM numbered) AS positions,
+             (SELECT max(id) FROM numbered) AS last_id,
+             (SELECT count(*) FROM read) = $1 OR (SELECT count(*) FROM read) > (SELECT count(*) FROM due) AS more,
+             (SELECT max(seq + size - 1) FROM due) AS due_end),
          moved AS (
-           UPDATE event_cursor SET last_seq = $2::bigint + counts.numbered,
-             published_seq = CASE WHEN counts.due = $1 THEN (SELECT max(seq) FROM due) ELSE $2::bigint END
+           UPDATE event_cursor SET last_seq = $2::bigint + counts.positions,
+             published_seq = CASE WHEN counts.more THEN counts.due_end ELSE $2::bigint END
            FROM counts WHERE id = 1 AND (counts.numbered > 0 OR $3::bigint < $2::bigint)
            RETURNING 1)
-         SELECT due.*, counts.numbered, counts.last_id FROM counts LEFT JOIN due ON true WHERE (SELECT count(*) FROM moved) >= 0 ORDER BY due.seq`,
+         SELECT due.*, counts.numbered, counts.last_id, counts.more FROM counts LEFT JOIN due ON true WHERE (SELECT count(*) FROM moved) >= 0 ORDER BY due.seq`,
         limit,
         cursor!.last_seq.toString(),
         cursor!.published_seq.toString(),
         after.toString(),
       );
-      const due = rows.filter((row): row is EventRow & { numbered: bigint; last_id: bigint | null } => row.seq != null);
-      if (due.length > 0) {
+      const due = rows.filter((row): row is EventRow & { numbered: bigint; last_id: bigint | null; more: boolean } => row.seq != null);
+      const events = due.flatMap(eventsOf);
+      if (events.length > 0) {
         await this.bus.publish(
-          due.flatMap((row) => {
-            const message = toMessage(row);
-            return [
-              { topic: row.topic, id: row.object_id, message },
-              { topic: MERCHANT_STREAM, id: row.merchant_id, message },
-            ];
-          }),
+          events.flatMap(({ topic, message }) => [
+            { topic, id: message.objectId, message },
+            { topic: MERCHANT_STREAM, id: message.merchantId, message },
+          ]),
         );
       }
-      return { published: due.length, numbered: Number(rows[0]?.numbered ?? 0n), lastId: rows[0]?.last_id ?? null };
+      return { published: events.length, more: rows[0]?.more ?? false, numbered: Number(rows[0]?.numbered ?? 0n), lastId: rows[0]?.last_id ?? null };
     });
     if (result.lastId !== null) this.#numbered.push({ at: Date.now(), id: result.lastId });
-    return { published: result.published, numbered: result.numbered };
+    return { published: result.published, numbered: result.numbered, more: result.more };
   }
 
   /** The id after which this round looks for unnumbered events: 0 for a full scan. */

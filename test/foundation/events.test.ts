@@ -5,8 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgSql, type SqlDatabase } from '../../src/db/sql.ts';
 import { transact } from '../../src/deps.ts';
-import { createMemoryBus } from '../../src/events/bus.ts';
-import { OutboxRelay, recordEvents } from '../../src/events/outbox.ts';
+import { createMemoryBus, MERCHANT_STREAM, type EventMessage, type LiveSubscription } from '../../src/events/bus.ts';
+import { OutboxRelay, readEventLog, recordEventGroup, recordEvents, streamPosition } from '../../src/events/outbox.ts';
 import { createLogger } from '../../src/logger.ts';
 import { EventsDocument } from '../generated/graphql.ts';
 import { startApp, token, usesPostgres, type TestApp, wsClient } from '../support/app.ts';
@@ -258,6 +258,59 @@ describe('outbox relay', () => {
       expect(await seqOf('late')).not.toBeNull();
       const delivered = await live.next();
       expect(delivered.value).toMatchObject({ objectId: 'late', merchantId, id: String(await seqOf('late')) });
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('gives the events of a row consecutive positions, publishes each, and reads the log from inside a row', async () => {
+    const log = await privateEventLog();
+    try {
+      const { sql, merchantId } = log;
+      const bus = createMemoryBus({ queueLimit: 100 });
+      const relay = new OutboxRelay(sql, bus, createLogger('silent'), { pollMs: 1000, retentionHours: 1 });
+      await relay.flush();
+      const stream = bus.subscribe(MERCHANT_STREAM, merchantId);
+      const own = bus.subscribe('TEST', 'b-2');
+      const group = (prefix: string, size: number) =>
+        recordEventGroup(sql, {
+          merchantId,
+          type: 'test.grouped',
+          topic: 'TEST',
+          events: Array.from({ length: size }, (_, i) => ({ objectId: `${prefix}-${i + 1}`, data: { i } })),
+        });
+      await group('a', 3);
+      await recordEvents(sql, [{ merchantId, type: 'test.single', topic: 'TEST', objectId: 's' }]);
+      await group('b', 3);
+      await group('c', 1);
+      const received = async (sub: LiveSubscription, count: number) => {
+        const events: EventMessage[] = [];
+        while (events.length < count) events.push((await sub.next()).value as EventMessage);
+        return events;
+      };
+
+      // The first round numbers the four rows (eight events); each later one publishes the rows
+      // whose events start within its first four: a and s, then b and c.
+      expect(await relay.round(4)).toEqual({ published: 0, numbered: 4, more: false });
+      expect(await relay.round(4)).toEqual({ published: 4, numbered: 0, more: true });
+      expect(await relay.round(4)).toEqual({ published: 4, numbered: 0, more: false });
+      const events = await received(stream, 8);
+      expect(events.map((e) => e.objectId)).toEqual(['a-1', 'a-2', 'a-3', 's', 'b-1', 'b-2', 'b-3', 'c-1']);
+      const first = BigInt(events[0]!.id);
+      expect(events.map((e) => e.id)).toEqual(events.map((_, i) => String(first + BigInt(i))));
+      expect((await received(own, 1))[0]).toEqual({ ...events[5], data: { i: 1 } });
+
+      // A row larger than a round's limit is published whole.
+      await group('d', 6);
+      await relay.round(4);
+      expect(await relay.round(4)).toMatchObject({ published: 6, more: false });
+      expect((await received(stream, 6)).map((e) => e.id)).toEqual(Array.from({ length: 6 }, (_, i) => String(first + 8n + BigInt(i))));
+
+      // The log, read after a position inside a row, starts with that row's next event.
+      expect((await readEventLog(sql, merchantId, first + 1n, 3)).map((e) => e.objectId)).toEqual(['a-3', 's', 'b-1']);
+      expect((await readEventLog(sql, merchantId, first + 5n)).map((e) => e.objectId)).toEqual(['b-3', 'c-1', 'd-1', 'd-2', 'd-3', 'd-4', 'd-5', 'd-6']);
+      expect(await readEventLog(sql, merchantId, first + 13n)).toEqual([]);
+      expect(await streamPosition(sql, merchantId)).toBe(first + 13n);
     } finally {
       await log.close();
     }

@@ -18,6 +18,9 @@ const charge = async (authorization: string, slug: string, charges: unknown[]): 
   expect(res.status, res.text).toBe(200);
   return res.json.results;
 };
+/** Events in the log, however many a row holds. */
+const eventCount = async (merchantId: string) =>
+  (await t.app.deps.prisma.event.aggregate({ where: { merchantId }, _sum: { size: true } }))._sum.size ?? 0;
 
 describe('replays', () => {
   it('answers a replayed batch with the same results and moves nothing twice', async () => {
@@ -41,7 +44,7 @@ describe('replays', () => {
     const balances = [await pocketBalance(t, group, a), await pocketBalance(t, group, b)];
     expect(balances).toEqual([1000n, 2000n]);
     const transfers = await transferCount(t, m.merchantId);
-    const events = await t.app.deps.prisma.event.count({ where: { merchantId: m.merchantId } });
+    const events = await eventCount(m.merchantId);
     expect(events).toBe(3);
 
     // The cap was reached by item 6; funding the group does not turn a spent token into a new charge.
@@ -50,7 +53,7 @@ describe('replays', () => {
     expect(replay).toEqual(first);
     expect([await pocketBalance(t, group, a), await pocketBalance(t, group, b)]).toEqual(balances);
     expect(await transferCount(t, m.merchantId)).toBe(transfers);
-    expect(await t.app.deps.prisma.event.count({ where: { merchantId: m.merchantId } })).toBe(events);
+    expect(await eventCount(m.merchantId)).toBe(events);
   });
 
   it('answers a reused token with other details, or in another group, as a duplicate', async () => {

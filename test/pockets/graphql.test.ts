@@ -241,4 +241,52 @@ describe('GraphQL pocket subscriptions', () => {
     expect(BigInt(changed.event.pocketBalanceChanged.balance)).toBeLessThanOrEqual(await pocketBalance(t, group, phone));
     await client.dispose();
   });
+
+  it('delivers a batch\'s charges as one event each, with consecutive ids, and resumes inside the batch', async () => {
+    const m = await t.merchant();
+    const group = await createGroup(t, m);
+    const phones = [newPhone(), newPhone(), newPhone()];
+    const charges = phones.map((phone, i) => ({ token: newToken(), phone_number: phone, amount: 10 + i }));
+    const res = await t.request('POST', chargePath(group.slug), { authorization: token(m), body: { charges } });
+    expect(res.json.results.map((r: { status: string }) => r.status)).toEqual(['success', 'success', 'success']);
+    await t.app.deps.relay.flush();
+    const latest = BigInt((await t.graphql('{ latestEventId }', {}, { authorization: token(m) })).data.latestEventId as string);
+    const pockets = await t.app.deps.prisma.pocket.findMany({ where: { groupId: group.id } });
+    const pocketOf = new Map(pockets.map((pocket) => [pocket.phoneNumber, pocket.id]));
+
+    const client = wsClient(t, token(m));
+    type Event = { id: string; type: string; objectId: string; data: { token: string; amount: string } };
+    const events = (after: bigint, count: number) =>
+      take<{ events: Event }>(client, 'subscription($after: ID) { events(after: $after) { id type objectId data } }', { after: after.toString() }, count);
+    const whole = (await events(latest - 3n, 3)).map((r) => r.events);
+    expect(whole.map((e) => e.id)).toEqual([latest - 2n, latest - 1n, latest].map(String));
+    expect(whole.map((e) => [e.type, e.objectId, e.data.token, e.data.amount])).toEqual(
+      charges.map((c) => ['pocket.charged', pocketOf.get(c.phone_number), c.token, String(c.amount)]),
+    );
+    // After the batch's first event: the rest of it, nothing before.
+    expect((await events(latest - 2n, 2)).map((r) => r.events)).toEqual(whole.slice(1));
+    await client.dispose();
+  });
 });
+
+/** The first `count` results of a subscription, then unsubscribes. */
+function take<T>(client: Client, query: string, variables: Record<string, unknown>, count: number): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const seen: T[] = [];
+    const stop = client.subscribe<T>(
+      { query, variables },
+      {
+        next: (result) => {
+          if (result.errors) return reject(new Error(JSON.stringify(result.errors)));
+          seen.push(result.data as T);
+          if (seen.length === count) {
+            stop();
+            resolve(seen);
+          }
+        },
+        error: reject,
+        complete: () => reject(new Error(`subscription completed after ${seen.length} of ${count} results`)),
+      },
+    );
+  });
+}

@@ -1,6 +1,7 @@
 import { requireMerchant, type MerchantPrincipal } from '../../auth/principal.ts';
 import type { EventMessage } from '../../events/bus.ts';
 import { merchantEvents } from '../../events/graphql.ts';
+import { streamPosition } from '../../events/outbox.ts';
 import { invalid, notFound } from '../../errors.ts';
 import { builder } from '../../graphql/builder.ts';
 import type { GraphQLContext } from '../../graphql/context.ts';
@@ -487,22 +488,14 @@ const ChargeChangeRef = builder.objectRef<EventMessage>('ChargeChange').implemen
   }),
 });
 
-/** The id of the merchant's last logged event: a subscription made now starts after it. */
-async function lastEventId(ctx: GraphQLContext, merchantId: string): Promise<bigint> {
-  const [row] = await ctx.deps.prisma.$queryRawUnsafe<{ id: bigint }[]>(
-    `SELECT COALESCE(MAX(seq), 0)::bigint AS id FROM events WHERE merchant_id = $1`,
-    merchantId,
-  );
-  return row!.id;
-}
-
 /**
- * The merchant's charge events after `after`, read from the event log and then live. `after` is
- * taken, and the stream started (live subscription, then the log read), while the subscription
+ * The merchant's charge events from now on, read from the event log and then live. The position
+ * is taken, and the stream started (live subscription, then the log read), while the subscription
  * is being made, before its response goes out: a change the client makes right after
  * subscribing is in the log or arrives live, never in between.
  */
-function chargeEvents(ctx: GraphQLContext, merchantId: string, after: bigint, keep: (event: EventMessage) => boolean): AsyncGenerator<EventMessage> {
+async function chargeEvents(ctx: GraphQLContext, merchantId: string, keep: (event: EventMessage) => boolean): Promise<AsyncGenerator<EventMessage>> {
+  const after = (await streamPosition(ctx.deps.prisma, merchantId)) ?? 0n;
   const source = merchantEvents(ctx.deps, merchantId, after, ctx.operation);
   const first = source.next();
   first.catch(() => {});
@@ -529,7 +522,7 @@ builder.subscriptionField('chargeStatusChanged', (t) =>
       const id = parseChargeId(String(args.id));
       const owned = id === null ? null : await ctx.deps.prisma.charge.findFirst({ where: { id, merchantId: merchant.merchantId }, select: { id: true } });
       if (!owned) throw notFound('Charge');
-      return chargeEvents(ctx, merchant.merchantId, await lastEventId(ctx, merchant.merchantId), (event) => event.objectId === String(owned.id) && isStatusEvent(event));
+      return chargeEvents(ctx, merchant.merchantId, (event) => event.objectId === String(owned.id) && isStatusEvent(event));
     },
     resolve: (event, _args, ctx) => ctx.deps.prisma.charge.findUniqueOrThrow({ where: { id: Number(event.objectId) } }),
   }),
@@ -539,10 +532,7 @@ builder.subscriptionField('chargesChanged', (t) =>
   t.field({
     type: ChargeChangeRef,
     description: 'Every change of every one of your charges and installments, as it happens.',
-    subscribe: async (_root, _args, ctx) => {
-      const merchantId = merchantOf(ctx).merchantId;
-      return chargeEvents(ctx, merchantId, await lastEventId(ctx, merchantId), isChargeEvent);
-    },
+    subscribe: (_root, _args, ctx) => chargeEvents(ctx, merchantOf(ctx).merchantId, isChargeEvent),
     resolve: (event) => event,
   }),
 );

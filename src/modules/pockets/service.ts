@@ -25,7 +25,7 @@ import { WriteBatch } from '../../db/write-batch.ts';
 import { currentActor, type AuditActor } from '../../audit/actor.ts';
 import { transactSql, type Deps } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
-import { recordEvents } from '../../events/outbox.ts';
+import { recordEventGroup } from '../../events/outbox.ts';
 import type { PocketCharge, PocketGroup } from '../../generated/prisma/client.ts';
 import { balance, createTransfers, findAccount, isFloorRefusal, openAccounts, prepareTransfers, setFloor, type Account, type TransferRequest } from '../../ledger/ledger.ts';
 import { KeyedBatcher } from '../../lib/batcher.ts';
@@ -663,15 +663,18 @@ async function chargeValid(
     }
   });
 
-  await recordEvents(
+  // One row for the batch's events: see recordEventGroup.
+  await recordEventGroup(
     writes,
-    charged.map((charge) => ({
+    {
       merchantId,
       type: POCKET_CHARGED,
       topic: POCKET_TOPIC,
-      objectId: charge.pocketId!,
-      data: { groupId: group.id, chargeId: charge.id, token: charge.token, amount: charge.amount!.toString() },
-    })),
+      events: charged.map((charge) => ({
+        objectId: charge.pocketId!,
+        data: { groupId: group.id, chargeId: charge.id, token: charge.token, amount: charge.amount!.toString() },
+      })),
+    },
     now,
   );
   return results;
