@@ -240,10 +240,10 @@ export class OutboxRelay {
 
   /**
    * One transaction holding the cursor row's lock, so that instances take rounds one at a time:
-   * it publishes, in position order, up to `limit` events numbered by earlier rounds (so their
+   * it publishes, in position order, about `limit` events numbered by earlier rounds (so their
    * positions are durable before any subscriber sees them, and one who resumes after position N
-   * finds everything later in the log), and numbers up to `limit` events committed since, in
-   * insert order, for the next round to publish. A round whose publishing fails (Redis down)
+   * finds everything later in the log), and numbers up to `limit` rows committed since, in insert
+   * order, for the next round to publish. A round whose publishing fails (Redis down)
    * changes nothing; one whose commit fails after publishing has its batch published again under
    * the same positions, which subscribers drop as repeats.
    *
