@@ -38,17 +38,9 @@ export interface NewEventGroup {
  */
 export async function recordEventGroup(db: Sql | WriteBatch, group: NewEventGroup, now = new Date()): Promise<void> {
   const { events, ...common } = group;
-  if (events.length === 0) return;
-  const [single] = events;
-  await insertEvents(
-    db,
-    [
-      events.length === 1
-        ? { ...common, objectId: single!.objectId, size: 1, payload: single!.data ?? {} }
-        : { ...common, objectId: null, size: events.length, payload: events.map((e) => ({ objectId: e.objectId, data: e.data ?? {} })) },
-    ],
-    now,
-  );
+  if (events.length <= 1) return recordEvents(db, events.map((event) => ({ ...common, ...event })), now);
+  const payload = events.map((event) => ({ objectId: event.objectId, data: event.data ?? {} }));
+  await insertEvents(db, [{ ...common, objectId: null, size: events.length, payload }], now);
 }
 
 interface EventInsert {
