@@ -1,19 +1,20 @@
 /**
  * 6. Subscriptions: 1,000 graphql-ws subscribers, each on its own recharge payment
  * (`rechargePaymentChanged(id)`), and 100 on the merchant's shared stream (`events`), while 200
- * events per second (10 s with --quick, else 60 s) arrive through Redis on the channels the outbox
- * relay publishes to. Each event carries its time (`occurredAt`, stamped when it is published):
+ * events per second (10 s with --quick, else 60 s) arrive through Redis as the outbox relay
+ * publishes them (one message per merchant and round, see createRedisBus). Each event carries its time (`occurredAt`, stamped when it is published):
  * delivery latency is measured from it to the subscriber's receipt. Every subscription checks what
  * it received against what was published: lost, duplicated and out-of-order events must be 0.
- * Beside it, in the same run, a bare `ws` server forwards the same Redis messages, serialised once
- * per event, to the same number of sockets (bench/baselines/ws-broadcast.ts). Also: resident
+ * Beside it, in the same run, a bare `ws` server forwards the events of the same Redis messages,
+ * serialised once per event, to the same number of sockets (bench/baselines/ws-broadcast.ts). Also: resident
  * memory per idle graphql-ws connection (acknowledged, no subscription).
  *
  * The events are published by the harness rather than committed by mutations: at 200 per second
  * the write path (measured by scenarios 3 to 5) would be the bottleneck, not the fan-out measured
- * here. The outbox relay publishes the same message on the same channels.
+ * here. The outbox relay publishes the same messages on the same channel.
  */
 import { Redis } from 'ioredis';
+import { MERCHANT_STREAM, redisChannel, type Delivery } from '../../src/events/bus.ts';
 import type { Context } from '../harness/measure.ts';
 import { residentBytes, startBaseline, SERVER_CORE } from '../harness/processes.ts';
 import type { SubscriptionResult } from '../harness/protocol.ts';
@@ -61,16 +62,16 @@ async function publish(redis: Redis, merchantId: string, payments: string[], sec
   const started = performance.now();
   while (published.length < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE) + 1);
-    const pipeline = redis.pipeline();
+    // What is due goes together, as a relay round's events of one merchant do.
+    const deliveries: Delivery[] = [];
     while (published.length < due) {
       const objectId = payments[published.length % payments.length]!;
       const id = (nextEventId++).toString();
-      const message = JSON.stringify({ id, type: 'recharge.updated', merchantId, objectId, occurredAt: new Date().toISOString(), data: { providerId: 'bench' } });
-      pipeline.publish(`RECHARGE_PAYMENT:${objectId}`, message);
-      pipeline.publish(`MERCHANT_EVENTS:${merchantId}`, message);
+      const event = { id, type: 'recharge.updated', merchantId, objectId, occurredAt: new Date().toISOString(), data: { providerId: 'bench' } };
+      deliveries.push({ to: [`RECHARGE_PAYMENT:${objectId}`, `${MERCHANT_STREAM}:${merchantId}`], event });
       published.push({ id, objectId });
     }
-    await pipeline.exec();
+    await redis.publish(redisChannel(merchantId), JSON.stringify(deliveries));
     await settle(20);
   }
   return published;
@@ -126,8 +127,8 @@ export async function subscriptions(ctx: Context): Promise<Row[]> {
     });
     log(`  bare ws: the same…`);
     const raw = await fanOut(ctx, redis, baseline.url, payments, seconds, {
-      own: (id) => ({ query: 'own', variables: { channel: `RECHARGE_PAYMENT:${id}` } }),
-      shared: () => ({ query: 'shared', variables: { channel: `MERCHANT_EVENTS:${ctx.fixtures.merchantId}` } }),
+      own: (id) => ({ query: 'own', variables: { merchantId: ctx.fixtures.merchantId, channel: `RECHARGE_PAYMENT:${id}` } }),
+      shared: () => ({ query: 'shared', variables: { merchantId: ctx.fixtures.merchantId, channel: `${MERCHANT_STREAM}:${ctx.fixtures.merchantId}` } }),
     });
     const figures = (result: SubscriptionResult) =>
       `${fmt(result.perSecond)} deliveries/s (${fmt(result.delivered)} of ${fmt(result.expected)})`;

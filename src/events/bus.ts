@@ -144,40 +144,52 @@ class QueuedSubscription implements LiveSubscription {
   }
 }
 
-/** Local fan-out: every channel's listeners in this process. */
+/**
+ * Local fan-out: every channel's listeners in this process, and how many listen to each merchant's
+ * channels (the transport subscribes to a merchant while any of its channels has a listener here).
+ * A channel is its merchant's: an event reaches only listeners of its own merchant.
+ */
+const key = (merchantId: string, channel: string) => `${merchantId} ${channel}`;
+
 class Channels {
   readonly #byChannel = new Map<string, Set<Listener>>();
+  readonly #byMerchant = new Map<string, number>();
 
   constructor(
     private readonly limit: number,
-    private readonly onFirst: (channel: string) => void,
-    private readonly onLast: (channel: string) => void,
+    private readonly onFirst: (merchantId: string) => void,
+    private readonly onLast: (merchantId: string) => void,
   ) {}
 
-  subscribe(channel: string, scope: SubscriptionScope): LiveSubscription {
+  subscribe(merchantId: string, channel: string, scope: SubscriptionScope): LiveSubscription {
     if (scope.signal?.aborted) {
       const ended = new QueuedSubscription(0, () => {}, {});
       void ended.return();
       return ended;
     }
+    const own = key(merchantId, channel);
     const subscription: QueuedSubscription = new QueuedSubscription(this.limit, (listener) => {
-      const listeners = this.#byChannel.get(channel);
-      if (!listeners?.delete(listener) || listeners.size > 0) return;
-      this.#byChannel.delete(channel);
-      this.onLast(channel);
+      const listeners = this.#byChannel.get(own);
+      if (!listeners?.delete(listener)) return;
+      if (listeners.size === 0) this.#byChannel.delete(own);
+      const left = this.#byMerchant.get(merchantId)! - 1;
+      if (left > 0) this.#byMerchant.set(merchantId, left);
+      else {
+        this.#byMerchant.delete(merchantId);
+        this.onLast(merchantId);
+      }
     }, scope);
-    let listeners = this.#byChannel.get(channel);
-    if (!listeners) {
-      listeners = new Set();
-      this.#byChannel.set(channel, listeners);
-      this.onFirst(channel);
-    }
+    let listeners = this.#byChannel.get(own);
+    if (!listeners) this.#byChannel.set(own, (listeners = new Set()));
     listeners.add(subscription.listener);
+    const count = this.#byMerchant.get(merchantId) ?? 0;
+    this.#byMerchant.set(merchantId, count + 1);
+    if (count === 0) this.onFirst(merchantId);
     return subscription;
   }
 
   deliver(channel: string, message: EventMessage): void {
-    const listeners = this.#byChannel.get(channel);
+    const listeners = this.#byChannel.get(key(message.merchantId, channel));
     if (!listeners) return;
     for (const listener of [...listeners]) listener.deliver(message);
   }
@@ -186,25 +198,30 @@ class Channels {
     for (const listeners of this.#byChannel.values()) for (const listener of listeners) listener.gap();
   }
 
-  count(channel: string): number {
-    return this.#byChannel.get(channel)?.size ?? 0;
+  count(merchantId: string, channel: string): number {
+    return this.#byChannel.get(key(merchantId, channel))?.size ?? 0;
   }
 
-  get size(): number {
-    return this.#byChannel.size;
+  /** Merchants with a listener here. */
+  get merchants(): number {
+    return this.#byMerchant.size;
   }
 }
 
 export interface EventBus {
-  /** Live events of `topic:id` from now on, on every instance. */
-  subscribe(topic: string, id: string, scope?: SubscriptionScope): LiveSubscription;
+  /**
+   * Live events of `topic:id` from now on, on every instance; `topic:id` is an object of the
+   * merchant's (or, `MERCHANT_STREAM:<merchantId>`, the merchant's whole stream).
+   */
+  subscribe(merchantId: string, topic: string, id: string, scope?: SubscriptionScope): LiveSubscription;
   /**
    * Sends each message to `topic:id`, in order per channel; resolves once they all left for every
-   * instance, rejects when they could not (Redis down).
+   * instance, rejects when they could not (Redis down). A message goes to channels of its own
+   * merchant (`message.merchantId`) only.
    */
   publish(messages: Outgoing[]): Promise<void>;
-  /** Local subscriptions to `topic:id` on this instance (one Redis subscription serves them all). */
-  subscribers(topic: string, id: string): number;
+  /** Local subscriptions to the merchant's `topic:id` on this instance (one Redis subscription per merchant serves them all). */
+  subscribers(merchantId: string, topic: string, id: string): number;
   /** Throws when the shared transport cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -226,11 +243,11 @@ export function createMemoryBus(options: BusOptions): EventBus {
   const channels = new Channels(options.queueLimit, () => {}, () => {});
   return {
     kind: 'memory',
-    subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
+    subscribe: (merchantId, topic, id, scope = {}) => channels.subscribe(merchantId, `${topic}:${id}`, scope),
     publish: async (messages) => {
       for (const { topic, id, message } of messages) channels.deliver(`${topic}:${id}`, message);
     },
-    subscribers: (topic, id) => channels.count(`${topic}:${id}`),
+    subscribers: (merchantId, topic, id) => channels.count(merchantId, `${topic}:${id}`),
     ping: async () => {},
     close: async () => {},
   };
@@ -251,20 +268,32 @@ function ready(client: Redis, ms: number): Promise<void> {
   });
 }
 
+/** The Redis channel that carries a merchant's events to every instance. */
+export const redisChannel = (merchantId: string) => `events:${merchantId}`;
+
+/** What a Redis message holds: a JSON array of events, each with the local channels (`topic:id`) it is for. */
+export interface Delivery {
+  to: string[];
+  event: EventMessage;
+}
+
 /**
- * Redis pub/sub through two connections (publish, subscribe) and `topic:id` channels, one Redis
- * subscription per channel whatever the number of local subscribers. Publishing is awaited and
- * fails while Redis is down, so the relay keeps the event in the outbox until Redis has taken it;
- * SUBSCRIBE and UNSUBSCRIBE failures are logged, never left as unhandled rejections. When the
- * subscribe connection comes back after an outage (ioredis subscribes to every channel again),
- * messages published meanwhile are lost to it: every subscription is told so (`nextOrGap`), and the
- * merchant stream reads what it missed from the event log. A Redis message holds one event, or a
- * JSON array of the events of one channel published together.
+ * Redis pub/sub through two connections (publish, subscribe) and one Redis channel per merchant
+ * (see redisChannel), which an instance subscribes to while it serves any subscription to that
+ * merchant's channels, and fans out by `topic:id` itself. The relay's round is then one Redis
+ * message per merchant, however many objects its events are about (a batch of 1,000 pocket
+ * charges: one message, rather than one per pocket and one for the merchant's stream).
+ *
+ * Publishing is awaited and fails while Redis is down, so the relay keeps the event in the outbox
+ * until Redis has taken it; SUBSCRIBE and UNSUBSCRIBE failures are logged, never left as
+ * unhandled rejections. When the subscribe connection comes back after an outage (ioredis
+ * subscribes to every channel again), messages published meanwhile are lost to it: every
+ * subscription is told so (`nextOrGap`), and the merchant stream reads what it missed from the
+ * event log.
  */
 export function createRedisBus(url: string, logger: Logger, options: BusOptions): EventBus {
   const retryStrategy = (attempt: number) => Math.min(attempt * 200, 2000);
-  // Auto-pipelining: the relay publishes a batch's messages in one turn, sent as one write instead
-  // of one write per message, in the same order.
+  // Auto-pipelining: messages published in one turn are sent as one write, in the same order.
   const publishClient = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy, enableAutoPipelining: true });
   const subscribeClient = new Redis(url, { retryStrategy, maxRetriesPerRequest: null });
   for (const [name, client] of [
@@ -276,31 +305,31 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
   const warn = (action: string, channel: string) => (error: Error) => logger.warn({ err: error.message, channel }, `redis ${action} failed`);
   const channels = new Channels(
     options.queueLimit,
-    (channel) => void subscribeClient.subscribe(channel).catch(warn('subscribe', channel)),
-    (channel) => void subscribeClient.unsubscribe(channel).catch(warn('unsubscribe', channel)),
+    (merchantId) => void subscribeClient.subscribe(redisChannel(merchantId)).catch(warn('subscribe', redisChannel(merchantId))),
+    (merchantId) => void subscribeClient.unsubscribe(redisChannel(merchantId)).catch(warn('unsubscribe', redisChannel(merchantId))),
   );
   subscribeClient.on('message', (channel: string, text: string) => {
-    let parsed: EventMessage | EventMessage[];
+    let deliveries: Delivery[];
     try {
-      parsed = JSON.parse(text) as EventMessage | EventMessage[];
+      deliveries = JSON.parse(text) as Delivery[];
+      if (!Array.isArray(deliveries)) throw new TypeError('not an array');
     } catch {
-      logger.warn({ channel }, 'ignored a message that is not JSON');
+      logger.warn({ channel }, 'ignored a message that is not a JSON array of deliveries');
       return;
     }
-    if (Array.isArray(parsed)) for (const message of parsed) channels.deliver(channel, message);
-    else channels.deliver(channel, parsed);
+    for (const { to, event } of deliveries) for (const local of to) channels.deliver(local, event);
   });
   subscribeClient.on('ready', () => {
     // Subscriptions made while the connection was down (at start, or during an outage) missed
     // what other instances published meanwhile, as did the ones it carried before an outage.
-    if (channels.size === 0) return;
+    if (channels.merchants === 0) return;
     // Commands on one connection run in order: once PING answers, the re-subscriptions (and the
     // subscriptions queued while offline) are in force, and a subscriber reading the log from then
     // misses nothing. ioredis emits 'ready' before it writes them, hence the PING a turn later.
     setImmediate(() =>
       subscribeClient.ping().then(
         () => {
-          logger.info({ channels: channels.size }, 'redis subscriptions restored');
+          logger.info({ merchants: channels.merchants }, 'redis subscriptions restored');
           channels.gap();
         },
         (error: Error) => logger.warn({ err: error.message }, 'redis ping after reconnecting failed'),
@@ -309,23 +338,24 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
   });
   return {
     kind: 'redis',
-    subscribe: (topic, id, scope = {}) => channels.subscribe(`${topic}:${id}`, scope),
+    subscribe: (merchantId, topic, id, scope = {}) => channels.subscribe(merchantId, `${topic}:${id}`, scope),
     publish: async (messages) => {
-      // One Redis message per channel: a channel's messages travel together, as a JSON array. An
-      // event goes to several channels (its object's, its merchant's) and is serialised once.
-      const texts = new Map<EventMessage, string>();
-      const byChannel = new Map<string, string[]>();
+      // Per merchant, each event once, with every channel it goes to (its object's, its merchant's).
+      const byMerchant = new Map<string, Map<EventMessage, string[]>>();
       for (const { topic, id, message } of messages) {
-        let text = texts.get(message);
-        if (text === undefined) texts.set(message, (text = JSON.stringify(message)));
-        const channel = `${topic}:${id}`;
-        const list = byChannel.get(channel);
-        if (list) list.push(text);
-        else byChannel.set(channel, [text]);
+        let deliveries = byMerchant.get(message.merchantId);
+        if (!deliveries) byMerchant.set(message.merchantId, (deliveries = new Map()));
+        const to = deliveries.get(message);
+        if (to) to.push(`${topic}:${id}`);
+        else deliveries.set(message, [`${topic}:${id}`]);
       }
-      await Promise.all([...byChannel].map(([channel, list]) => publishClient.publish(channel, list.length === 1 ? list[0]! : `[${list.join(',')}]`)));
+      await Promise.all(
+        [...byMerchant].map(([merchantId, deliveries]) =>
+          publishClient.publish(redisChannel(merchantId), JSON.stringify([...deliveries].map(([event, to]): Delivery => ({ to, event })))),
+        ),
+      );
     },
-    subscribers: (topic, id) => channels.count(`${topic}:${id}`),
+    subscribers: (merchantId, topic, id) => channels.count(merchantId, `${topic}:${id}`),
     ping: async () => {
       if (publishClient.status !== 'ready') await ready(publishClient, 1000);
       if ((await publishClient.ping()) !== 'PONG') throw new Error('redis did not answer PONG');

@@ -37,7 +37,7 @@ export async function* merchantEvents(deps: Deps, merchantId: string, after: big
       if (!catchingUp) scope.onOverflow?.();
     },
   };
-  let live: LiveSubscription = deps.bus.subscribe(MERCHANT_STREAM, merchantId, liveScope);
+  let live: LiveSubscription = deps.bus.subscribe(merchantId, MERCHANT_STREAM, merchantId, liveScope);
   const signal = scope.signal;
   // A live-only stream starts where the log stands once it is subscribed, so that a gap in live
   // delivery can be filled from the log without replaying older events.
@@ -49,7 +49,7 @@ export async function* merchantEvents(deps: Deps, merchantId: string, after: big
         if (signal?.aborted) return;
         if (live.overflowed) {
           await live.return();
-          live = deps.bus.subscribe(MERCHANT_STREAM, merchantId, liveScope);
+          live = deps.bus.subscribe(merchantId, MERCHANT_STREAM, merchantId, liveScope);
         }
         const page = await readEventLog(deps.prisma, merchantId, last, PAGE);
         for (const event of page) {

@@ -5,7 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgSql, type SqlDatabase } from '../../src/db/sql.ts';
 import { transact } from '../../src/deps.ts';
-import { createMemoryBus, MERCHANT_STREAM, type EventMessage, type LiveSubscription } from '../../src/events/bus.ts';
+import { Redis } from 'ioredis';
+import { createMemoryBus, createRedisBus, MERCHANT_STREAM, redisChannel, type EventBus, type EventMessage, type LiveSubscription } from '../../src/events/bus.ts';
 import { OutboxRelay, readEventLog, recordEventGroup, recordEvents, streamPosition } from '../../src/events/outbox.ts';
 import { createLogger } from '../../src/logger.ts';
 import { EventsDocument } from '../generated/graphql.ts';
@@ -174,6 +175,110 @@ describe.skipIf(!usesPostgres || !process.env.REDIS_URL)('across instances', () 
   });
 });
 
+describe('event bus', () => {
+  const REDIS_URL = process.env.REDIS_URL;
+  const message = (merchantId: string, objectId: string, id: string): EventMessage => ({
+    id,
+    type: 'test.bus',
+    merchantId,
+    objectId,
+    occurredAt: new Date(0).toISOString(),
+    data: {},
+  });
+  const buses: [string, () => EventBus][] = [['memory', () => createMemoryBus({ queueLimit: 2000 })]];
+  if (REDIS_URL) buses.push(['redis', () => createRedisBus(REDIS_URL, createLogger('silent'), { queueLimit: 2000 })]);
+  /** Redis subscribes in the background: published before that, a message would reach no one. */
+  async function subscribed(kind: string, merchantId: string, count = 1): Promise<void> {
+    if (kind !== 'redis') return;
+    const redis = new Redis(REDIS_URL!);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const [, listening] = (await redis.call('PUBSUB', 'NUMSUB', redisChannel(merchantId))) as [string, number];
+        if (listening === count) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`no Redis subscription to ${redisChannel(merchantId)}`);
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  describe.each(buses)('%s', (kind, make) => {
+    it("delivers an event only to subscribers of its merchant's channel, even on an id another merchant also uses", async () => {
+      const bus = make();
+      try {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const ofA = bus.subscribe(a, 'TEST', 'shared-id');
+        const ofB = bus.subscribe(b, 'TEST', 'shared-id');
+        await subscribed(kind, a);
+        await subscribed(kind, b);
+        await bus.publish([{ topic: 'TEST', id: 'shared-id', message: message(a, 'shared-id', '1') }]);
+        await bus.publish([{ topic: 'TEST', id: 'shared-id', message: message(b, 'shared-id', '2') }]);
+        expect((await ofA.next()).value).toMatchObject({ merchantId: a, id: '1' });
+        expect((await ofB.next()).value).toMatchObject({ merchantId: b, id: '2' });
+        await Promise.all([ofA.return(), ofB.return()]);
+      } finally {
+        await bus.close();
+      }
+    });
+
+    it("delivers a batch's events to each object's subscribers and to the merchant's stream, in order", async () => {
+      const bus = make();
+      try {
+        const merchantId = randomUUID();
+        const stream = bus.subscribe(merchantId, MERCHANT_STREAM, merchantId);
+        const [first, last] = [bus.subscribe(merchantId, 'TEST', 'o-0'), bus.subscribe(merchantId, 'TEST', 'o-999')];
+        await subscribed(kind, merchantId);
+        const batch = Array.from({ length: 1000 }, (_, i) => message(merchantId, `o-${i}`, String(i + 1)));
+        await bus.publish(batch.flatMap((m) => [{ topic: 'TEST', id: m.objectId, message: m }, { topic: MERCHANT_STREAM, id: merchantId, message: m }]));
+        await bus.publish([{ topic: 'TEST', id: 'o-0', message: message(merchantId, 'o-0', '1001') }]);
+        const received: string[] = [];
+        for (let i = 0; i < 1000; i++) received.push(((await stream.next()).value as EventMessage).id);
+        expect(received).toEqual(batch.map((m) => m.id));
+        expect([(await first.next()).value, (await first.next()).value]).toMatchObject([{ id: '1' }, { id: '1001' }]);
+        expect((await last.next()).value).toMatchObject({ objectId: 'o-999', id: '1000' });
+        expect(bus.subscribers(merchantId, 'TEST', 'o-0')).toBe(1);
+        await Promise.all([stream.return(), first.return(), last.return()]);
+        expect(bus.subscribers(merchantId, 'TEST', 'o-0')).toBe(0);
+      } finally {
+        await bus.close();
+      }
+    });
+  });
+
+  it.skipIf(!REDIS_URL)("sends one Redis message per merchant for a round's events, and leaves the merchant's channel with its last subscriber", async () => {
+    const bus = createRedisBus(REDIS_URL!, createLogger('silent'), { queueLimit: 100 });
+    const watcher = new Redis(REDIS_URL!);
+    try {
+      const [a, b] = [randomUUID(), randomUUID()];
+      const texts: string[] = [];
+      watcher.on('message', (_channel: string, text: string) => texts.push(text));
+      await watcher.subscribe(redisChannel(a));
+      const subscriptions = [bus.subscribe(a, 'TEST', 'o-1'), bus.subscribe(a, 'TEST', 'o-2'), bus.subscribe(b, 'TEST', 'o-1')];
+      await subscribed('redis', a, 2);
+      const events = [message(a, 'o-1', '1'), message(a, 'o-2', '2'), message(a, 'o-3', '3'), message(b, 'o-1', '4')];
+      await bus.publish(events.flatMap((m) => [{ topic: 'TEST', id: m.objectId, message: m }, { topic: MERCHANT_STREAM, id: m.merchantId, message: m }]));
+      expect((await subscriptions[1]!.next()).value).toMatchObject({ id: '2' });
+      // Published before the watcher's PING, on its connection: anything sent to it has arrived by the answer.
+      await watcher.ping();
+      expect(texts).toHaveLength(1);
+      expect(JSON.parse(texts[0]!)).toEqual(
+        events.slice(0, 3).map((event) => ({ to: [`TEST:${event.objectId}`, `${MERCHANT_STREAM}:${a}`], event })),
+      );
+      await subscriptions[0]!.return();
+      await subscriptions[1]!.return();
+      // The watcher is the one left on a's channel; b's is still held by its subscription.
+      await subscribed('redis', a, 1);
+      await subscribed('redis', b, 1);
+      await subscriptions[2]!.return();
+      await subscribed('redis', b, 0);
+    } finally {
+      watcher.disconnect();
+      await bus.close();
+    }
+  });
+});
+
 describe('outbox relay', () => {
   /**
    * An event log that only the test's own relay numbers. Every test server runs a relay, and on
@@ -235,7 +340,7 @@ describe('outbox relay', () => {
       const { sql, merchantId } = log;
       const bus = createMemoryBus({ queueLimit: 10 });
       const relay = new OutboxRelay(sql, bus, createLogger('silent'), { pollMs: 1000, retentionHours: 1, lateCommitMs: 0, fullScanMs: 600_000 });
-      const live = bus.subscribe('TEST', 'late');
+      const live = bus.subscribe(merchantId, 'TEST', 'late');
       const insert = (objectId: string, id?: bigint) =>
         sql.$executeRawUnsafe(
           `INSERT INTO events (id, merchant_id, type, topic, object_id, payload) VALUES (coalesce($1::bigint, nextval('events_id_seq')), $2, 'test.late', 'TEST', $3, '{}')`,
@@ -270,8 +375,8 @@ describe('outbox relay', () => {
       const bus = createMemoryBus({ queueLimit: 100 });
       const relay = new OutboxRelay(sql, bus, createLogger('silent'), { pollMs: 1000, retentionHours: 1 });
       await relay.flush();
-      const stream = bus.subscribe(MERCHANT_STREAM, merchantId);
-      const own = bus.subscribe('TEST', 'b-2');
+      const stream = bus.subscribe(merchantId, MERCHANT_STREAM, merchantId);
+      const own = bus.subscribe(merchantId, 'TEST', 'b-2');
       const group = (prefix: string, size: number) =>
         recordEventGroup(sql, {
           merchantId,

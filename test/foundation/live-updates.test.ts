@@ -102,7 +102,7 @@ describe('resuming', () => {
   });
   it('stops listening as soon as a subscription to a quiet stream ends', async () => {
     const a = await t.merchant();
-    const listeners = () => t.app.deps.bus.subscribers(MERCHANT_STREAM, a.merchantId);
+    const listeners = () => t.app.deps.bus.subscribers(a.merchantId, MERCHANT_STREAM, a.merchantId);
     const socket = await RawSocket.open(t);
     await socket.init(token(a));
     socket.subscribe('1', EVENTS_QUERY);

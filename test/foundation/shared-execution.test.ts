@@ -23,7 +23,7 @@ function setup() {
         changed: {
           subscribe: (_root: unknown, args: { channel: string }, ctx: GraphQLContext) => {
             if (args.channel === 'broken') throw new AppError('NOT_FOUND', 'No such channel.');
-            return bus.subscribe('TEST', args.channel, ctx.operation);
+            return bus.subscribe('m1', 'TEST', args.channel, ctx.operation);
           },
           resolve: (event: EventMessage) => {
             calls.event++;
@@ -106,8 +106,8 @@ describe('shared subscription execution', () => {
     const otherVariables = await open({ channel: 'a', prefix: 'y-' });
     const otherCredential = await open({ channel: 'a', prefix: 'x-' }, 'c2:events');
     const otherScopes = await open({ channel: 'a', prefix: 'x-' }, 'c1:events,pockets');
-    for (let i = 0; i < 100 && bus.subscribers('TEST', 'a') < 6; i++) await settle();
-    expect(bus.subscribers('TEST', 'a')).toBe(6);
+    for (let i = 0; i < 100 && bus.subscribers('m1', 'TEST', 'a') < 6; i++) await settle();
+    expect(bus.subscribers('m1', 'TEST', 'a')).toBe(6);
 
     await bus.publish([{ topic: 'TEST', id: 'a', message: event('1', 'o1') }]);
     await bus.publish([{ topic: 'TEST', id: 'a', message: event('2', 'o2') }]);
@@ -141,7 +141,7 @@ describe('shared subscription execution', () => {
 
   it('ends the stream with the source\'s error when the bus drops a slow subscriber', async () => {
     const bus = createMemoryBus({ queueLimit: 1 });
-    const live = bus.subscribe('TEST', 'slow', {});
+    const live = bus.subscribe('m1', 'TEST', 'slow', {});
     // Two events on a queue of one: the subscription overflows before anyone reads.
     await bus.publish([{ topic: 'TEST', id: 'slow', message: event('1', 'o') }]);
     await bus.publish([{ topic: 'TEST', id: 'slow', message: event('2', 'o') }]);

@@ -504,8 +504,9 @@ builder.subscriptionField('invoicePaymentStatus', (t) =>
     description: 'A payment, each time its status (or refunded amount) changes.',
     args: { id: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => {
-      if (!(await findPayment(ctx.deps.prisma, merchantOf(ctx), String(args.id)))) throw notFound('Payment');
-      return ctx.deps.bus.subscribe(PAYMENT_TOPIC, String(args.id), ctx.operation);
+      const merchantId = merchantOf(ctx);
+      if (!(await findPayment(ctx.deps.prisma, merchantId, String(args.id)))) throw notFound('Payment');
+      return ctx.deps.bus.subscribe(merchantId, PAYMENT_TOPIC, String(args.id), ctx.operation);
     },
     resolve: (_event, args, ctx) => ctx.deps.prisma.invoicePayment.findUniqueOrThrow({ where: { id: String(args.id) } }),
   }),
@@ -517,8 +518,9 @@ builder.subscriptionField('invoiceStatus', (t) =>
     description: 'An invoice, each time its status changes.',
     args: { id: t.arg.id({ required: true }) },
     subscribe: async (_root, args, ctx) => {
-      if (!(await findInvoice(ctx.deps.prisma, merchantOf(ctx), String(args.id)))) throw notFound('Invoice');
-      return ctx.deps.bus.subscribe(INVOICE_TOPIC, String(args.id), ctx.operation);
+      const merchantId = merchantOf(ctx);
+      if (!(await findInvoice(ctx.deps.prisma, merchantId, String(args.id)))) throw notFound('Invoice');
+      return ctx.deps.bus.subscribe(merchantId, INVOICE_TOPIC, String(args.id), ctx.operation);
     },
     resolve: (_event, args, ctx) => ctx.deps.prisma.invoice.findUniqueOrThrow({ where: { id: String(args.id) } }),
   }),

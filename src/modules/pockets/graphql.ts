@@ -313,7 +313,7 @@ builder.subscriptionField('pocketBalanceChanged', (t) =>
       const merchant = requireMerchant(ctx.principal, need);
       const pocket = await ctx.deps.prisma.pocket.findFirst({ where: { id: String(args.pocketId), merchantId: merchant.merchantId } });
       if (!pocket) throw notFound('Pocket');
-      return ctx.deps.bus.subscribe(POCKET_TOPIC, pocket.id, ctx.operation);
+      return ctx.deps.bus.subscribe(merchant.merchantId, POCKET_TOPIC, pocket.id, ctx.operation);
     },
     resolve: (event, _args, ctx) => ctx.deps.prisma.pocket.findUniqueOrThrow({ where: { id: event.objectId } }),
   }),

@@ -368,7 +368,7 @@ builder.subscriptionField('rechargePaymentChanged', (t) =>
       const id = String(args.id);
       const owned = await ctx.deps.prisma.rechargePayment.findFirst({ where: { id, merchantId: merchant.merchantId }, select: { id: true } });
       if (!owned) throw notFound('Recharge payment');
-      return ctx.deps.bus.subscribe(PAYMENT_TOPIC, id, ctx.operation);
+      return ctx.deps.bus.subscribe(merchant.merchantId, PAYMENT_TOPIC, id, ctx.operation);
     },
     resolve: (event) => event,
   }),
@@ -385,7 +385,7 @@ builder.subscriptionField('rechargePaymentsChanged', (t) =>
       if (!provider) throw notFound('Recharge provider');
       // Live only, so no ordering by event id: events published by several instances may arrive out of order.
       return pipe(
-        ctx.deps.bus.subscribe(MERCHANT_STREAM, merchant.merchantId, ctx.operation),
+        ctx.deps.bus.subscribe(merchant.merchantId, MERCHANT_STREAM, merchant.merchantId, ctx.operation),
         filter((event: EventMessage) => event.type.startsWith('recharge.') && event.data.providerId === provider.id),
       );
     },

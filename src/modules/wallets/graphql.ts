@@ -363,7 +363,7 @@ builder.subscriptionField('walletBalanceChanged', (t) =>
       const merchant = merchantOf(ctx);
       const wallet = await findWallet(ctx.deps.sql, merchant.merchantId, String(args.walletId));
       if (!wallet) throw notFound('Wallet');
-      return ctx.deps.bus.subscribe('WALLET', wallet.id, ctx.operation);
+      return ctx.deps.bus.subscribe(merchant.merchantId, 'WALLET', wallet.id, ctx.operation);
     },
     resolve: (event: EventMessage, _args, ctx) => ctx.deps.prisma.wallet.findUniqueOrThrow({ where: { id: event.objectId } }),
   }),
