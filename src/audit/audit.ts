@@ -39,28 +39,28 @@ export function recordAudit(writes: WriteBatch, transfers: AuditedTransfer[], no
     merchantId,
     actor,
     action: actor?.action ?? own[0]!.code,
-    transfers: JSON.stringify(
-      own.map((t) => ({
-        id: t.id,
-        code: t.code,
-        kind: t.kind,
-        amount: t.amount.toString(),
-        currency: t.currency,
-        debitAccountId: t.debitAccountId,
-        creditAccountId: t.creditAccountId,
-        pendingId: t.pendingId,
-      })),
-    ),
+    transfers: own.map((t) => ({
+      id: t.id,
+      code: t.code,
+      kind: t.kind,
+      amount: t.amount.toString(),
+      currency: t.currency,
+      debitAccountId: t.debitAccountId,
+      creditAccountId: t.creditAccountId,
+      pendingId: t.pendingId,
+    })),
   }));
-  // One row per merchant and request; their keys differ, so one statement can write them all.
+  // One row per merchant and request; their keys differ, so one statement can write them all. The
+  // records' transfers travel as one JSON array, parsed once, rather than escaped into a jsonb[].
   writes.add(
     `INSERT INTO audit_log
        (id, transaction_key, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfers, created_at)
      SELECT v.id, txid_current()::text || ':' || extract(epoch FROM transaction_timestamp())::text || ':' || coalesce(v.request_id, ''),
             v.merchant_id, v.actor_kind, v.credential_id, v.credential_kind, v.staff_id, v.operator, v.action, v.request_id, v.reason,
-            v.transfers, $12::timestamptz
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[])
-       AS v(id, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfers)
+            t.transfers, $12::timestamptz
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+       WITH ORDINALITY AS v(id, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, n)
+     JOIN jsonb_array_elements($11::jsonb) WITH ORDINALITY AS t(transfers, n) USING (n)
      ON CONFLICT (transaction_key, merchant_id) DO UPDATE SET transfers = audit_log.transfers || EXCLUDED.transfers`,
     records.map(() => uuidv7(now.getTime())),
     records.map((r) => r.merchantId),
@@ -72,7 +72,7 @@ export function recordAudit(writes: WriteBatch, transfers: AuditedTransfer[], no
     records.map((r) => r.action),
     records.map((r) => r.actor?.requestId ?? null),
     records.map((r) => r.actor?.reason ?? null),
-    records.map((r) => r.transfers),
+    JSON.stringify(records.map((r) => r.transfers)),
     now.toISOString(),
   );
 }
