@@ -399,8 +399,9 @@ function chargeBatcher(deps: Pick<Deps, 'sql' | 'relay' | 'clock'>): KeyedBatche
         }),
       weight: (call) => call.judged.length,
       maxWeight: MAX_BATCH_SIZE,
-      // While one batch settles and commits, the next reads its tokens and pockets and writes its records.
-      concurrency: 2,
+      // While one batch settles and commits, the next ones write their records: three at a time
+      // kept the database busier than two (batches of 100 from 4 clients: 0.28 -> 0.31 of raw pg).
+      concurrency: 3,
     });
     batchers.set(deps.sql, batcher);
   }
