@@ -115,3 +115,40 @@ describe('raw SQL', () => {
     ).rejects.toThrow(/cached plan must not change result type/);
   });
 });
+
+describe('database schema', () => {
+  it('keeps every identifier column in the "C" collation: write COLLATE "C" in the migration of a new one', async () => {
+    // Ids compare bytewise (migration bytewise_identifiers); a column left in the database's
+    // collation would also keep joins and `= ANY (…)` against it from using the other's index.
+    const others = await t.app.database.sql.$queryRawUnsafe<{ column: string; collation: string | null }[]>(
+      `SELECT table_name || '.' || column_name AS column, collation_name AS collation FROM information_schema.columns
+       WHERE table_schema = current_schema() AND data_type = 'text' AND table_name <> '_prisma_migrations'
+         AND (column_name IN ('id', 'key', 'token') OR column_name LIKE '%\\_id')
+         AND collation_name IS DISTINCT FROM 'C'
+       ORDER BY 1`,
+    );
+    expect(others).toEqual([]);
+    const bytewise = await t.app.database.sql.$queryRawUnsafe<{ column: string }[]>(
+      `SELECT table_name || '.' || column_name AS column FROM information_schema.columns
+       WHERE table_schema = current_schema() AND collation_name = 'C'`,
+    );
+    expect(bytewise.map((row) => row.column)).toEqual(
+      expect.arrayContaining(['ledger_accounts.id', 'ledger_transfers.key', 'pocket_charges.token', 'pockets.account_id', 'idempotency_keys.key']),
+    );
+  });
+
+  it('compresses JSON columns with lz4 where the server has it', async () => {
+    const [server] = await t.app.database.sql.$queryRawUnsafe<{ lz4: boolean }[]>(
+      `SELECT 'lz4' = ANY (enumvals) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression'`,
+    );
+    const columns = await t.app.database.sql.$queryRawUnsafe<{ column: string; compression: string }[]>(
+      `SELECT c.relname || '.' || a.attname AS column, a.attcompression::text AS compression
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.atttypid = 'jsonb'::regtype AND NOT a.attisdropped
+       ORDER BY 1`,
+    );
+    expect(columns.map((c) => c.column)).toEqual(expect.arrayContaining(['audit_log.transfers', 'events.payload']));
+    // 'l': lz4; '': the server's default (pglz).
+    for (const { compression } of columns) expect(compression).toBe(server?.lz4 ? 'l' : '');
+  });
+});
