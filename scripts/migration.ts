@@ -42,9 +42,11 @@ if (init) {
     if (entry.isDirectory()) rmSync(path.join(migrations, entry.name), { recursive: true });
   }
 }
+// Identifiers compare bytewise (migration bytewise_identifiers): new ones take the "C" collation too.
+const written = sql.replace(/("(?:id|key|token|[a-z0-9_]*_id)" TEXT)\b/g, '$1 COLLATE "C"');
 const stamp = init ? '00000000000000' : new Date().toISOString().replace(/\D/g, '').slice(0, 14);
 const dir = path.join(migrations, `${stamp}_${name}`);
 mkdirSync(dir, { recursive: true });
-writeFileSync(path.join(dir, 'migration.sql'), sql);
+writeFileSync(path.join(dir, 'migration.sql'), written);
 writeFileSync(snapshot, current);
 console.log(`wrote ${dir}/migration.sql`);

@@ -117,7 +117,7 @@ describe('raw SQL', () => {
 });
 
 describe('database schema', () => {
-  it('keeps every identifier column in the "C" collation: write COLLATE "C" in the migration of a new one', async () => {
+  it('keeps every identifier column in the "C" collation (npm run db:migration writes new ones so)', async () => {
     // Ids compare bytewise (migration bytewise_identifiers); a column left in the database's
     // collation would also keep joins and `= ANY (…)` against it from using the other's index.
     const others = await t.app.database.sql.$queryRawUnsafe<{ column: string; collation: string | null }[]>(
