@@ -144,13 +144,13 @@ class QueuedSubscription implements LiveSubscription {
   }
 }
 
+/** A channel is its merchant's: an event reaches only listeners of its own merchant. */
+const key = (merchantId: string, channel: string) => `${merchantId} ${channel}`;
+
 /**
  * Local fan-out: every channel's listeners in this process, and how many listen to each merchant's
  * channels (the transport subscribes to a merchant while any of its channels has a listener here).
- * A channel is its merchant's: an event reaches only listeners of its own merchant.
  */
-const key = (merchantId: string, channel: string) => `${merchantId} ${channel}`;
-
 class Channels {
   readonly #byChannel = new Map<string, Set<Listener>>();
   readonly #byMerchant = new Map<string, number>();
