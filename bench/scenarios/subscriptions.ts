@@ -2,12 +2,13 @@
  * 6. Subscriptions: 1,000 graphql-ws subscribers, each on its own recharge payment
  * (`rechargePaymentChanged(id)`), and 100 on the merchant's shared stream (`events`), while 200
  * events per second (10 s with --quick, else 60 s) arrive through Redis as the outbox relay
- * publishes them (one message per merchant and round, see createRedisBus). Each event carries its time (`occurredAt`, stamped when it is published):
- * delivery latency is measured from it to the subscriber's receipt. Every subscription checks what
- * it received against what was published: lost, duplicated and out-of-order events must be 0.
- * Beside it, in the same run, a bare `ws` server forwards the events of the same Redis messages,
- * serialised once per event, to the same number of sockets (bench/baselines/ws-broadcast.ts). Also: resident
- * memory per idle graphql-ws connection (acknowledged, no subscription).
+ * publishes them (one message per merchant and round, see createRedisBus). Each event carries its
+ * time (`occurredAt`, stamped when it is published): delivery latency is measured from it to the
+ * subscriber's receipt. Every subscription checks what it received against what was published:
+ * lost, duplicated and out-of-order events must be 0. Beside it, in the same run, a bare `ws`
+ * server forwards the events of the same Redis messages, serialised once per event, to the same
+ * number of sockets (bench/baselines/ws-broadcast.ts). Also: resident memory per idle graphql-ws
+ * connection (acknowledged, no subscription).
  *
  * The events are published by the harness rather than committed by mutations: at 200 per second
  * the write path (measured by scenarios 3 to 5) would be the bottleneck, not the fan-out measured
