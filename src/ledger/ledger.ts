@@ -24,7 +24,7 @@
 import type { AuditActor } from '../audit/actor.ts';
 import { recordAudit, type AuditedTransfer } from '../audit/audit.ts';
 import { WriteBatch } from '../db/write-batch.ts';
-import type { Sql } from '../db/sql.ts';
+import { unnestParams, unnestRows, type Sql } from '../db/sql.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
 export interface AccountSpec {
@@ -222,20 +222,46 @@ async function accountFacts(db: Sql, ids: string[]): Promise<Map<string, Account
   return facts;
 }
 
+/** An account's balances as rows: their values (saveBalances), or what a batch adds to them (settleLast). */
+const MOVE_ROWS = unnestRows([
+  ['id', 'text'],
+  ['dp', 'bigint'],
+  ['cp', 'bigint'],
+  ['dq', 'bigint'],
+  ['cq', 'bigint'],
+]);
+
 function saveBalances(writes: WriteBatch, accounts: Account[]): void {
   if (accounts.length === 0) return;
   writes.add(
     `UPDATE ledger_accounts AS a
      SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq, credits_pending = v.cq, updated_at = now()
-     FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(id, dp, cp, dq, cq)
+     FROM (SELECT ${MOVE_ROWS.select} FROM ${MOVE_ROWS.unnest} AS v(${MOVE_ROWS.names})) AS v
      WHERE a.id = v.id`,
-    accounts.map((a) => a.id),
-    accounts.map((a) => a.debitsPosted.toString()),
-    accounts.map((a) => a.creditsPosted.toString()),
-    accounts.map((a) => a.debitsPending.toString()),
-    accounts.map((a) => a.creditsPending.toString()),
+    ...unnestParams(
+      accounts.map((a) => a.id),
+      accounts.map((a) => a.debitsPosted.toString()),
+      accounts.map((a) => a.creditsPosted.toString()),
+      accounts.map((a) => a.debitsPending.toString()),
+      accounts.map((a) => a.creditsPending.toString()),
+    ),
   );
 }
+
+const TRANSFER_ROWS = unnestRows([
+  ['id', 'text'],
+  ['merchant_id', 'text'],
+  ['key', 'text'],
+  ['debit_account_id', 'text'],
+  ['credit_account_id', 'text'],
+  ['amount', 'bigint'],
+  ['currency', 'text'],
+  ['kind', 'text'],
+  ['pending_id', 'text'],
+  ['expires_at', 'timestamptz'],
+  ['code', 'text'],
+  ['created_at', 'timestamptz'],
+]);
 
 function insertTransfers(writes: WriteBatch, unsorted: Transfer[]): void {
   if (unsorted.length === 0) return;
@@ -244,22 +270,21 @@ function insertTransfers(writes: WriteBatch, unsorted: Transfer[]): void {
   // A concurrent transaction inserting the same key makes this one wait for it and then fail
   // on the unique index: the key is spent at most once even if a caller skipped its own check.
   writes.add(
-    `INSERT INTO ledger_transfers
-       (id, merchant_id, key, debit_account_id, credit_account_id, amount, currency, kind, pending_id, expires_at, code, created_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[],
-                          $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::timestamptz[])`,
-    transfers.map((t) => t.id),
-    transfers.map((t) => t.merchantId),
-    transfers.map((t) => t.key),
-    transfers.map((t) => t.debitAccountId),
-    transfers.map((t) => t.creditAccountId),
-    transfers.map((t) => t.amount.toString()),
-    transfers.map((t) => t.currency),
-    transfers.map((t) => t.kind),
-    transfers.map((t) => t.pendingId),
-    transfers.map((t) => t.expiresAt?.toISOString() ?? null),
-    transfers.map((t) => t.code),
-    transfers.map((t) => t.createdAt.toISOString()),
+    `INSERT INTO ledger_transfers (${TRANSFER_ROWS.names}) SELECT ${TRANSFER_ROWS.select} FROM ${TRANSFER_ROWS.unnest} AS v(${TRANSFER_ROWS.names})`,
+    ...unnestParams(
+      transfers.map((t) => t.id),
+      transfers.map((t) => t.merchantId),
+      transfers.map((t) => t.key),
+      transfers.map((t) => t.debitAccountId),
+      transfers.map((t) => t.creditAccountId),
+      transfers.map((t) => t.amount.toString()),
+      transfers.map((t) => t.currency),
+      transfers.map((t) => t.kind),
+      transfers.map((t) => t.pendingId),
+      transfers.map((t) => t.expiresAt?.toISOString() ?? null),
+      transfers.map((t) => t.code),
+      transfers.map((t) => t.createdAt.toISOString()),
+    ),
   );
 }
 
@@ -453,7 +478,7 @@ function settleLast(writes: WriteBatch, moves: Move[]): void {
   // In id order, as inIdOrder: the locking `id = ANY($1)` is checked again for rows changed meanwhile.
   moves.sort((a, b) => byCodeUnits(a.id, b.id));
   writes.last(
-    `WITH moves AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS m(id, dp, cp, dq, cq)),
+    `WITH moves AS (SELECT ${MOVE_ROWS.select} FROM ${MOVE_ROWS.unnest} AS v(${MOVE_ROWS.names})),
      locked AS MATERIALIZED (
        SELECT id, floor, credits_posted - debits_posted - debits_pending AS available
        FROM ledger_accounts WHERE id = ANY($1::text[]) AND (SELECT rows FROM written) >= 0 ORDER BY id FOR NO KEY UPDATE),
@@ -465,11 +490,13 @@ function settleLast(writes: WriteBatch, moves: Move[]): void {
        WHERE a.id = m.id AND ledger_floor_holds(l.floor IS NULL OR l.available - m.dp - m.dq >= l.floor)
        RETURNING a.id)
      SELECT count(*) FROM applied`,
-    moves.map((m) => m.id),
-    moves.map((m) => m.dp.toString()),
-    moves.map((m) => m.cp.toString()),
-    moves.map((m) => m.dq.toString()),
-    moves.map((m) => m.cq.toString()),
+    ...unnestParams(
+      moves.map((m) => m.id),
+      moves.map((m) => m.dp.toString()),
+      moves.map((m) => m.cp.toString()),
+      moves.map((m) => m.dq.toString()),
+      moves.map((m) => m.cq.toString()),
+    ),
   );
 }
 

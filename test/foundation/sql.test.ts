@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arrayLiteral } from '../../src/db/sql.ts';
+import { arrayLiteral, unnestParams, unnestRows } from '../../src/db/sql.ts';
 import { WriteBatch } from '../../src/db/write-batch.ts';
 import { startApp, usesPostgres, type TestApp } from '../support/app.ts';
 
@@ -79,6 +79,31 @@ describe('raw SQL', () => {
     // Run, it is empty again.
     await writes.run(t.app.database.sql);
     expect(await ids()).toEqual([1, 10, 11, 12]);
+  });
+
+  it('writes rows from one array per column, a column of equal values as one value, nulls included', async () => {
+    const rows = unnestRows([
+      ['id', 'int'],
+      ['note', 'text'],
+      ['amount', 'bigint'],
+      ['at', 'timestamptz'],
+    ]);
+    const read = (params: unknown[]) =>
+      t.app.database.sql.$queryRawUnsafe<unknown[]>(`SELECT ${rows.select} FROM ${rows.unnest} AS v(${rows.names}) ORDER BY id`, ...params);
+    const at = '2030-01-02T03:04:05.000Z';
+    const mixed = unnestParams([1, 2, 3], ['a', null, 'c'], ['5', '5', '5'], [null, null, null]);
+    // Only the ids and the column whose values differ travel as arrays.
+    expect(mixed).toEqual([[1, 2, 3], ['a', null, 'c'], null, [], '5', [], null]);
+    expect(await read(mixed)).toEqual([
+      { id: 1, note: 'a', amount: 5n, at: null },
+      { id: 2, note: null, amount: 5n, at: null },
+      { id: 3, note: 'c', amount: 5n, at: null },
+    ]);
+    expect(await read(unnestParams([7], ['only'], [null], [at]))).toEqual([{ id: 7, note: 'only', amount: null, at: new Date(at) }]);
+    expect(await read(unnestParams([8, 9], [null, 'b'], ['-1', '2'], [at, null]))).toEqual([
+      { id: 8, note: null, amount: -1n, at: new Date(at) },
+      { id: 9, note: 'b', amount: 2n, at: null },
+    ]);
   });
 
   it("runs a batch's last statement after its writes, and undoes them all, outside a transaction, when it raises", async () => {

@@ -20,7 +20,7 @@
  *   unique index, and one runs again.
  */
 import type { Db, Prisma } from '../../db/database.ts';
-import type { Sql, SqlDatabase } from '../../db/sql.ts';
+import { unnestParams, unnestRows, type Sql, type SqlDatabase } from '../../db/sql.ts';
 import { WriteBatch } from '../../db/write-batch.ts';
 import { currentActor, type AuditActor } from '../../audit/actor.ts';
 import { transactSql, type Deps } from '../../deps.ts';
@@ -519,22 +519,21 @@ async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], 
   // Rows go in token order: concurrent batches sharing tokens take the index locks in one order.
   records.sort((a, b) => (a.token < b.token ? -1 : 1));
   writes.add(
-    `INSERT INTO pocket_charges (id, merchant_id, group_id, token, phone_number, amount, status, error_code, pocket_id, transfer_id, created_at)
-     SELECT v.id, $1, $2, v.token, v.phone_number, v.amount, v.status, v.error_code, v.pocket_id, v.transfer_id, $3::timestamptz
-     FROM unnest($4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY
-       AS v(id, token, phone_number, amount, status, error_code, pocket_id, transfer_id, position)
-     ORDER BY v.position`,
-    group.merchantId,
-    group.id,
-    now.toISOString(),
-    records.map((charge) => charge.id),
-    records.map((charge) => charge.token),
-    records.map((charge) => charge.phoneNumber),
-    records.map((charge) => charge.amount?.toString() ?? null),
-    records.map((charge) => charge.status),
-    records.map((charge) => charge.errorCode),
-    records.map((charge) => charge.pocketId),
-    records.map((charge) => charge.transferId),
+    `INSERT INTO pocket_charges (${CHARGE_ROWS.names})
+     SELECT ${CHARGE_ROWS.select} FROM ${CHARGE_ROWS.unnest} WITH ORDINALITY AS v(${CHARGE_ROWS.names}, position) ORDER BY v.position`,
+    ...unnestParams(
+      records.map((charge) => charge.id),
+      records.map((charge) => charge.merchantId),
+      records.map((charge) => charge.groupId),
+      records.map((charge) => charge.token),
+      records.map((charge) => charge.phoneNumber),
+      records.map((charge) => charge.amount?.toString() ?? null),
+      records.map((charge) => charge.status),
+      records.map((charge) => charge.errorCode),
+      records.map((charge) => charge.pocketId),
+      records.map((charge) => charge.transferId),
+      records.map((charge) => charge.createdAt.toISOString()),
+    ),
   );
   try {
     await writes.run(tx);
@@ -543,6 +542,20 @@ async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], 
   }
   return results;
 }
+
+const CHARGE_ROWS = unnestRows([
+  ['id', 'text'],
+  ['merchant_id', 'text'],
+  ['group_id', 'text'],
+  ['token', 'text'],
+  ['phone_number', 'text'],
+  ['amount', 'bigint'],
+  ['status', 'text'],
+  ['error_code', 'text'],
+  ['pocket_id', 'text'],
+  ['transfer_id', 'text'],
+  ['created_at', 'timestamptz'],
+]);
 
 interface PocketRef {
   id: string;
