@@ -51,7 +51,7 @@ export function recordAudit(writes: WriteBatch, transfers: AuditedTransfer[], no
     })),
   }));
   // One row per merchant and request; their keys differ, so one statement can write them all. The
-  // records' transfers travel as one JSON array, parsed once, rather than escaped into a jsonb[].
+  // records' transfers travel as one JSON array, split once, rather than escaped into a json[].
   writes.add(
     `INSERT INTO audit_log
        (id, transaction_key, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfers, created_at)
@@ -60,8 +60,8 @@ export function recordAudit(writes: WriteBatch, transfers: AuditedTransfer[], no
             t.transfers, $12::timestamptz
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
        WITH ORDINALITY AS v(id, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, n)
-     JOIN jsonb_array_elements($11::jsonb) WITH ORDINALITY AS t(transfers, n) USING (n)
-     ON CONFLICT (transaction_key, merchant_id) DO UPDATE SET transfers = audit_log.transfers || EXCLUDED.transfers`,
+     JOIN json_array_elements($11::json) WITH ORDINALITY AS t(transfers, n) USING (n)
+     ON CONFLICT (transaction_key, merchant_id) DO UPDATE SET transfers = (audit_log.transfers::jsonb || EXCLUDED.transfers::jsonb)::json`,
     records.map(() => uuidv7(now.getTime())),
     records.map((r) => r.merchantId),
     records.map((r) => r.actor?.kind ?? 'system'),

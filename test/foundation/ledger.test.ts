@@ -48,6 +48,23 @@ const move = (merchantId: string, from: Account, to: Account, amount: bigint, ex
 });
 
 describe('ledger', () => {
+  it('records the transfers of several ledger calls in one transaction in one audit record, in order', async () => {
+    const { merchantId, funding, user } = await accounts(null);
+    const keys = [uuidv7(), uuidv7(), uuidv7()];
+    await transact(t.app.deps, async (tx) => {
+      await createTransfers(tx, [move(merchantId, funding, user, 1n, { key: keys[0] }), move(merchantId, funding, user, 2n, { key: keys[1] })]);
+      await createTransfers(tx, [move(merchantId, user, funding, 3n, { key: keys[2] })]);
+    });
+    const records = await t.app.deps.prisma.auditRecord.findMany({ where: { merchantId } });
+    expect(records).toHaveLength(1);
+    const transfers = records[0]!.transfers as { amount: string; debitAccountId: string }[];
+    expect(transfers.map((transfer) => [transfer.amount, transfer.debitAccountId])).toEqual([
+      ['1', funding.id],
+      ['2', funding.id],
+      ['3', user.id],
+    ]);
+  });
+
   it('judges each transfer of a batch on its own, in order, against the floor', async () => {
     const { merchantId, funding, user } = await accounts(100n);
     const outcomes = await transact(t.app.deps, (tx) =>

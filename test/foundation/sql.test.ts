@@ -169,7 +169,7 @@ describe('database schema', () => {
     const columns = await t.app.database.sql.$queryRawUnsafe<{ column: string; compression: string }[]>(
       `SELECT c.relname || '.' || a.attname AS column, a.attcompression::text AS compression
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.atttypid = 'jsonb'::regtype AND NOT a.attisdropped
+       WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.atttypid IN ('json'::regtype, 'jsonb'::regtype) AND NOT a.attisdropped
        ORDER BY 1`,
     );
     expect(columns.map((c) => c.column)).toEqual(expect.arrayContaining(['audit_log.transfers', 'events.payload']));
