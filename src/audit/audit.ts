@@ -4,17 +4,25 @@ import { currentActor, type AuditActor } from './actor.ts';
 
 /** What the ledger tells the audit trail about one transfer. */
 export interface AuditedTransfer {
-  id: string;
-  merchantId: string;
-  code: string;
-  kind: string;
-  amount: bigint;
-  currency: string;
-  debitAccountId: string;
-  creditAccountId: string;
-  pendingId: string | null;
+  transfer: {
+    id: string;
+    merchantId: string;
+    code: string;
+    kind: string;
+    amount: bigint;
+    currency: string;
+    debitAccountId: string;
+    creditAccountId: string;
+    pendingId: string | null;
+  };
   /** Who asked for it, when not the request in whose context the ledger runs (coalesced work). */
   actor?: AuditActor;
+}
+
+interface AuditGroup {
+  merchantId: string;
+  actor: AuditActor | undefined;
+  transfers: AuditedTransfer['transfer'][];
 }
 
 /**
@@ -24,16 +32,20 @@ export interface AuditedTransfer {
  * by PostgreSQL's own id and start time, which never repeat together, and the request by its id
  * (calls coalesced into one transaction, as pocket charges are, keep a record each).
  */
-export function recordAudit(writes: WriteBatch, transfers: AuditedTransfer[], now: Date): void {
-  if (transfers.length === 0) return;
+export function recordAudit(writes: WriteBatch, audited: AuditedTransfer[], now: Date): void {
+  if (audited.length === 0) return;
   const current = currentActor();
-  const groups = new Map<string, { merchantId: string; actor: AuditActor | undefined; transfers: AuditedTransfer[] }>();
-  for (const transfer of transfers) {
-    const actor = transfer.actor ?? current;
-    const key = `${transfer.merchantId}\u0000${actor?.requestId ?? ''}`;
-    const group = groups.get(key);
-    if (group) group.transfers.push(transfer);
-    else groups.set(key, { merchantId: transfer.merchantId, actor, transfers: [transfer] });
+  const groups = new Map<string, AuditGroup>();
+  let last: AuditGroup | undefined;
+  for (const { transfer, actor: own } of audited) {
+    const actor = own ?? current;
+    // Runs of one merchant and actor (a batch's) join the same record without looking it up.
+    if (last?.merchantId !== transfer.merchantId || last.actor !== actor) {
+      const key = `${transfer.merchantId}\u0000${actor?.requestId ?? ''}`;
+      last = groups.get(key);
+      if (!last) groups.set(key, (last = { merchantId: transfer.merchantId, actor, transfers: [] }));
+    }
+    last.transfers.push(transfer);
   }
   const records = [...groups.values()].map(({ merchantId, actor, transfers: own }) => ({
     merchantId,

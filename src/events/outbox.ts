@@ -91,10 +91,12 @@ const EVENT_COLUMNS = 'seq, size, merchant_id, type, topic, object_id, payload, 
 
 /** The events a numbered row holds, in position order, with the topic each is published on. */
 export function eventsOf(row: EventRow): { topic: string; message: EventMessage }[] {
-  const common = { type: row.type, merchantId: row.merchant_id, occurredAt: row.occurred_at.toISOString() };
+  const occurredAt = row.occurred_at.toISOString();
+  // Object literals, not spreads: a spread followed by other properties costs V8 microseconds per
+  // object, and a row holds up to a batch's thousand events.
   const message = (position: bigint, objectId: string, data: unknown): { topic: string; message: EventMessage } => ({
     topic: row.topic,
-    message: { id: position.toString(), ...common, objectId, data: data as Record<string, unknown> },
+    message: { id: position.toString(), type: row.type, merchantId: row.merchant_id, occurredAt, objectId, data: data as Record<string, unknown> },
   });
   if (row.size === 1) return [message(row.seq, row.object_id!, row.payload)];
   return (row.payload as { objectId: string; data: unknown }[]).map((event, i) => message(row.seq + BigInt(i), event.objectId, event.data));

@@ -382,7 +382,7 @@ function judgeTransfers(
       createdAt: now,
     };
     accepted.push(transfer);
-    audited.push(r.actor ? { ...transfer, actor: r.actor } : transfer);
+    audited.push({ transfer, actor: r.actor });
     return { ok: true, transfer };
   });
   return { outcomes, accepted, audited, touched };
@@ -607,7 +607,7 @@ export async function resolvePendingTransfer(
   insertTransfers(writes, [transfer]);
   writes.add(`UPDATE ledger_transfers SET resolved_at = $2::timestamptz WHERE id = $1`, row.id, now.toISOString());
   saveBalances(writes, [debit, credit]);
-  recordAudit(writes, [transfer], now);
+  recordAudit(writes, [{ transfer }], now);
   await writes.run(db);
   return { ok: true, transfer, pending };
 }

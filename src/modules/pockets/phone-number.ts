@@ -1,3 +1,5 @@
+const CANONICAL = /^989\d{9}$/;
+
 // Persian (U+06F0…) and Arabic-Indic (U+0660…) digits, as a user's keyboard may type them.
 const LOCAL_DIGITS = /[\u06F0-\u06F9\u0660-\u0669]/g;
 
@@ -12,6 +14,7 @@ function asciiDigits(value: string): string {
  * spaces or hyphens between groups of digits.
  */
 export function canonicalPhoneNumber(value: string): string | null {
+  if (CANONICAL.test(value)) return value;
   if (value.length > 32) return null;
   const compact = asciiDigits(value.trim()).replace(/[\s-]/g, '');
   const match = /^(?:\+98|0098|98|0)?(9\d{9})$/.exec(compact);

@@ -270,13 +270,13 @@ function judge(items: ChargeItemInput[]): JudgedItem[] {
   return items.map((item, index): JudgedItem => {
     const sentPhone = typeof item.phoneNumber === 'string' ? item.phoneNumber : null;
     const canonical = sentPhone === null ? null : canonicalPhoneNumber(sentPhone);
+    const phoneNumber = canonical ?? sentPhone;
     const amount = integerAmount(item.amount);
-    const base = { index, phoneNumber: canonical ?? sentPhone, amount };
     if (typeof item.token !== 'string' || !isUuidV7(item.token)) {
-      return { ...base, token: typeof item.token === 'string' ? item.token : null, failure: 'INVALID_TOKEN', claim: null };
+      return judgedItem(index, typeof item.token === 'string' ? item.token : null, phoneNumber, amount, 'INVALID_TOKEN', null);
     }
     const token = item.token.toLowerCase();
-    if (seen.has(token)) return { ...base, token, failure: 'DUPLICATE_TOKEN', claim: null };
+    if (seen.has(token)) return judgedItem(index, token, phoneNumber, amount, 'DUPLICATE_TOKEN', null);
     seen.add(token);
     const failure: ChargeFailure | null =
       canonical === null
@@ -287,8 +287,24 @@ function judge(items: ChargeItemInput[]): JudgedItem[] {
             ? 'AMOUNT_TOO_LARGE'
             : null;
     const storedAmount = amount !== null && amount <= MAX_SAFE && amount >= -MAX_SAFE ? amount : null;
-    return { ...base, token, failure, claim: { token, phoneNumber: storedPhoneNumber(item.phoneNumber, canonical), amount: storedAmount } };
+    const claim = { token, phoneNumber: storedPhoneNumber(item.phoneNumber, canonical), amount: storedAmount };
+    return judgedItem(index, token, phoneNumber, amount, failure, claim);
   });
+}
+
+/**
+ * One literal for every judged item, rather than a spread of a common part: a spread followed by
+ * other properties costs V8 microseconds per object, more than the rest of judging an item.
+ */
+function judgedItem(
+  index: number,
+  token: string | null,
+  phoneNumber: string | null,
+  amount: bigint | null,
+  failure: ChargeFailure | null,
+  claim: JudgedItem['claim'],
+): JudgedItem {
+  return { index, token, phoneNumber, amount, failure, claim, actor: undefined };
 }
 
 const failed = (item: JudgedItem, reason: ChargeFailure) =>
@@ -501,8 +517,11 @@ async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], 
       token: item.claim!.token,
       phoneNumber: item.claim!.phoneNumber,
       amount: item.claim!.amount,
+      status: outcome.status,
+      errorCode: outcome.errorCode,
+      pocketId: outcome.pocketId,
+      transferId: outcome.transferId,
       createdAt: now,
-      ...outcome,
     };
     records.push(charge);
     return charge;
