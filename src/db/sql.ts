@@ -82,12 +82,12 @@ export type UnnestColumn = readonly [name: string, type: string];
 
 /**
  * Rows written from one array per column, as `unnest` reads them: `unnest` is the call and
- * `select` the columns, for `SELECT <select> FROM <unnest> AS v(<names>)`, numbered from `$1`. The first column (the
- * ids) is passed whole and sets the row count. Each other one is passed as two parameters: its
- * values, or, when they are all equal, an empty array (which `unnest` pads with NULLs) and the value
- * alone, read back with `coalesce`. A batch of a thousand charges from one funding account, in one
- * currency, at one time, sends each such column once instead of a thousand times, for PostgreSQL
- * to parse once (see unnestParams).
+ * `select` the columns, for `SELECT <select> FROM <unnest> AS v(<names>)`, parameters numbered
+ * from `$1`. The first column (the ids) is passed whole and sets the row count. Each other one is
+ * passed as two parameters: its values, or, when they are all equal, an empty array (which
+ * `unnest` pads with NULLs) and the value alone, read back with `coalesce`. A batch of a thousand
+ * charges from one funding account, in one currency, at one time, sends each such column once
+ * instead of a thousand times, for PostgreSQL to parse once (see unnestParams).
  */
 export function unnestRows(columns: readonly UnnestColumn[]): { unnest: string; names: string; select: string } {
   const [idName, idType] = columns[0]!;
