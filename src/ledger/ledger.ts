@@ -225,7 +225,19 @@ async function accountFacts(db: Sql, ids: string[]): Promise<Map<string, Account
   return facts;
 }
 
-/** An account's balances as rows: their values (saveBalances), or what a batch adds to them (settleLast). */
+/**
+ * An account's debits and credits, posted (dp, cp) and pending (dq, cq): what a batch adds to
+ * them (settleLast), or their values (saveBalances).
+ */
+interface Move {
+  id: string;
+  dp: bigint;
+  cp: bigint;
+  dq: bigint;
+  cq: bigint;
+}
+
+/** Moves as rows, and their parameters. */
 const MOVE_ROWS = unnestRows([
   ['id', 'text'],
   ['dp', 'bigint'],
@@ -234,6 +246,15 @@ const MOVE_ROWS = unnestRows([
   ['cq', 'bigint'],
 ]);
 
+const moveParams = (moves: Move[]) =>
+  unnestParams(
+    moves.map((m) => m.id),
+    moves.map((m) => m.dp.toString()),
+    moves.map((m) => m.cp.toString()),
+    moves.map((m) => m.dq.toString()),
+    moves.map((m) => m.cq.toString()),
+  );
+
 function saveBalances(writes: WriteBatch, accounts: Account[]): void {
   if (accounts.length === 0) return;
   writes.add(
@@ -241,13 +262,7 @@ function saveBalances(writes: WriteBatch, accounts: Account[]): void {
      SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq, credits_pending = v.cq, updated_at = now()
      FROM (SELECT ${MOVE_ROWS.select} FROM ${MOVE_ROWS.unnest} AS v(${MOVE_ROWS.names})) AS v
      WHERE a.id = v.id`,
-    ...unnestParams(
-      accounts.map((a) => a.id),
-      accounts.map((a) => a.debitsPosted.toString()),
-      accounts.map((a) => a.creditsPosted.toString()),
-      accounts.map((a) => a.debitsPending.toString()),
-      accounts.map((a) => a.creditsPending.toString()),
-    ),
+    ...moveParams(accounts.map((a) => ({ id: a.id, dp: a.debitsPosted, cp: a.creditsPosted, dq: a.debitsPending, cq: a.creditsPending }))),
   );
 }
 
@@ -461,15 +476,6 @@ export async function prepareTransfers(
   return judged.outcomes;
 }
 
-/** Amounts added to an account's debits and credits, posted (dp, cp) and pending (dq, cq). */
-interface Move {
-  id: string;
-  dp: bigint;
-  cp: bigint;
-  dq: bigint;
-  cq: bigint;
-}
-
 /**
  * The batch's last statement: once the batch's other writes are in (`written`), locks the accounts
  * in id order (the CTE is materialized, so run, before any row is updated), checks the debited
@@ -493,13 +499,7 @@ function settleLast(writes: WriteBatch, moves: Move[]): void {
        WHERE a.id = m.id AND ledger_floor_holds(l.floor IS NULL OR l.available - m.dp - m.dq >= l.floor)
        RETURNING a.id)
      SELECT count(*) FROM applied`,
-    ...unnestParams(
-      moves.map((m) => m.id),
-      moves.map((m) => m.dp.toString()),
-      moves.map((m) => m.cp.toString()),
-      moves.map((m) => m.dq.toString()),
-      moves.map((m) => m.cq.toString()),
-    ),
+    ...moveParams(moves),
   );
 }
 
