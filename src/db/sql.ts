@@ -77,38 +77,44 @@ export function arrayLiteral(values: readonly unknown[]): string | null {
   return `${literal}}`;
 }
 
-/** A column of rows written from arrays: its name, and its type in the statement (`text`, `bigint`…). */
-export type UnnestColumn = readonly [name: string, type: string];
+/** A column of rows written from arrays: its name, its type in the statement (`text`, `bigint`…), and its value in a row. */
+export type UnnestColumn<Row> = readonly [name: string, type: string, value: (row: Row) => unknown];
+
+export interface UnnestRows<Row> {
+  /** `unnest(...)`, for `SELECT <select> FROM <unnest> AS v(<names>)`. */
+  unnest: string;
+  names: string;
+  select: string;
+  /** The statement's parameters for these rows, numbered from `$1`. */
+  params(rows: readonly Row[]): unknown[];
+}
 
 /**
- * Rows written from one array per column, as `unnest` reads them: `unnest` is the call and
- * `select` the columns, for `SELECT <select> FROM <unnest> AS v(<names>)`, parameters numbered
- * from `$1`. The first column (the ids) is passed whole and sets the row count. Each other one is
- * passed as two parameters: its values, or, when they are all equal, an empty array (which
- * `unnest` pads with NULLs) and the value alone, read back with `coalesce`. A batch of a thousand
- * charges from one funding account, in one currency, at one time, sends each such column once
- * instead of a thousand times, for PostgreSQL to parse once (see unnestParams).
+ * Rows written from one array per column, as `unnest` reads them. The first column (the ids) is
+ * passed whole and sets the row count. Each other one is passed as two parameters: its values, or,
+ * when they are all equal, an empty array (which `unnest` pads with NULLs) and the value alone,
+ * read back with `coalesce`. A batch of a thousand charges from one funding account, in one
+ * currency, at one time, sends each such column once instead of a thousand times, for PostgreSQL
+ * to parse once.
  */
-export function unnestRows(columns: readonly UnnestColumn[]): { unnest: string; names: string; select: string } {
-  const [idName, idType] = columns[0]!;
-  const rest = columns.slice(1);
+export function unnestRows<Row>(columns: readonly UnnestColumn<Row>[]): UnnestRows<Row> {
+  const [[idName, idType, idOf], ...rest] = columns as [UnnestColumn<Row>, ...UnnestColumn<Row>[]];
   const param = (k: number) => `$${k + 1}`;
   return {
     unnest: `unnest(${[`${param(0)}::${idType}[]`, ...rest.map(([, type], i) => `${param(2 * i + 1)}::${type}[]`)].join(', ')})`,
     names: columns.map(([name]) => name).join(', '),
     select: [`v.${idName}`, ...rest.map(([name, type], i) => `coalesce(v.${name}, ${param(2 * i + 2)}::${type}) AS ${name}`)].join(', '),
+    params: (rows) => {
+      const params: unknown[] = [rows.map(idOf)];
+      for (const [, , valueOf] of rest) {
+        const values = rows.map(valueOf);
+        const value = values[0];
+        if (values.every((other) => other === value)) params.push([], value ?? null);
+        else params.push(values, null);
+      }
+      return params;
+    },
   };
-}
-
-/** The parameters of unnestRows' columns, from their values (each column's array in the same order). */
-export function unnestParams(ids: readonly unknown[], ...columns: (readonly unknown[])[]): unknown[] {
-  const params: unknown[] = [ids];
-  for (const values of columns) {
-    const value = values[0];
-    if (values.every((other) => other === value)) params.push([], value ?? null);
-    else params.push(values, null);
-  }
-  return params;
 }
 
 const encoded = (values: unknown[]) => values.map((value) => (Array.isArray(value) ? (arrayLiteral(value) ?? value) : value));

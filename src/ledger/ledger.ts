@@ -24,7 +24,7 @@
 import type { AuditActor } from '../audit/actor.ts';
 import { recordAudit, type AuditedTransfer } from '../audit/audit.ts';
 import { WriteBatch } from '../db/write-batch.ts';
-import { unnestParams, unnestRows, type Sql } from '../db/sql.ts';
+import { unnestRows, type Sql } from '../db/sql.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
 export interface AccountSpec {
@@ -237,23 +237,13 @@ interface Move {
   cq: bigint;
 }
 
-/** Moves as rows, and their parameters. */
-const MOVE_ROWS = unnestRows([
-  ['id', 'text'],
-  ['dp', 'bigint'],
-  ['cp', 'bigint'],
-  ['dq', 'bigint'],
-  ['cq', 'bigint'],
+const MOVE_ROWS = unnestRows<Move>([
+  ['id', 'text', (m) => m.id],
+  ['dp', 'bigint', (m) => m.dp.toString()],
+  ['cp', 'bigint', (m) => m.cp.toString()],
+  ['dq', 'bigint', (m) => m.dq.toString()],
+  ['cq', 'bigint', (m) => m.cq.toString()],
 ]);
-
-const moveParams = (moves: Move[]) =>
-  unnestParams(
-    moves.map((m) => m.id),
-    moves.map((m) => m.dp.toString()),
-    moves.map((m) => m.cp.toString()),
-    moves.map((m) => m.dq.toString()),
-    moves.map((m) => m.cq.toString()),
-  );
 
 function saveBalances(writes: WriteBatch, accounts: Account[]): void {
   if (accounts.length === 0) return;
@@ -262,23 +252,23 @@ function saveBalances(writes: WriteBatch, accounts: Account[]): void {
      SET debits_posted = v.dp, credits_posted = v.cp, debits_pending = v.dq, credits_pending = v.cq, updated_at = now()
      FROM (SELECT ${MOVE_ROWS.select} FROM ${MOVE_ROWS.unnest} AS v(${MOVE_ROWS.names})) AS v
      WHERE a.id = v.id`,
-    ...moveParams(accounts.map((a) => ({ id: a.id, dp: a.debitsPosted, cp: a.creditsPosted, dq: a.debitsPending, cq: a.creditsPending }))),
+    ...MOVE_ROWS.params(accounts.map((a) => ({ id: a.id, dp: a.debitsPosted, cp: a.creditsPosted, dq: a.debitsPending, cq: a.creditsPending }))),
   );
 }
 
-const TRANSFER_ROWS = unnestRows([
-  ['id', 'text'],
-  ['merchant_id', 'text'],
-  ['key', 'text'],
-  ['debit_account_id', 'text'],
-  ['credit_account_id', 'text'],
-  ['amount', 'bigint'],
-  ['currency', 'text'],
-  ['kind', 'text'],
-  ['pending_id', 'text'],
-  ['expires_at', 'timestamptz'],
-  ['code', 'text'],
-  ['created_at', 'timestamptz'],
+const TRANSFER_ROWS = unnestRows<Transfer>([
+  ['id', 'text', (t) => t.id],
+  ['merchant_id', 'text', (t) => t.merchantId],
+  ['key', 'text', (t) => t.key],
+  ['debit_account_id', 'text', (t) => t.debitAccountId],
+  ['credit_account_id', 'text', (t) => t.creditAccountId],
+  ['amount', 'bigint', (t) => t.amount.toString()],
+  ['currency', 'text', (t) => t.currency],
+  ['kind', 'text', (t) => t.kind],
+  ['pending_id', 'text', (t) => t.pendingId],
+  ['expires_at', 'timestamptz', (t) => t.expiresAt?.toISOString() ?? null],
+  ['code', 'text', (t) => t.code],
+  ['created_at', 'timestamptz', (t) => t.createdAt.toISOString()],
 ]);
 
 function insertTransfers(writes: WriteBatch, unsorted: Transfer[]): void {
@@ -289,20 +279,7 @@ function insertTransfers(writes: WriteBatch, unsorted: Transfer[]): void {
   // on the unique index: the key is spent at most once even if a caller skipped its own check.
   writes.add(
     `INSERT INTO ledger_transfers (${TRANSFER_ROWS.names}) SELECT ${TRANSFER_ROWS.select} FROM ${TRANSFER_ROWS.unnest} AS v(${TRANSFER_ROWS.names})`,
-    ...unnestParams(
-      transfers.map((t) => t.id),
-      transfers.map((t) => t.merchantId),
-      transfers.map((t) => t.key),
-      transfers.map((t) => t.debitAccountId),
-      transfers.map((t) => t.creditAccountId),
-      transfers.map((t) => t.amount.toString()),
-      transfers.map((t) => t.currency),
-      transfers.map((t) => t.kind),
-      transfers.map((t) => t.pendingId),
-      transfers.map((t) => t.expiresAt?.toISOString() ?? null),
-      transfers.map((t) => t.code),
-      transfers.map((t) => t.createdAt.toISOString()),
-    ),
+    ...TRANSFER_ROWS.params(transfers),
   );
 }
 
@@ -499,7 +476,7 @@ function settleLast(writes: WriteBatch, moves: Move[]): void {
        WHERE a.id = m.id AND ledger_floor_holds(l.floor IS NULL OR l.available - m.dp - m.dq >= l.floor)
        RETURNING a.id)
      SELECT count(*) FROM applied`,
-    ...moveParams(moves),
+    ...MOVE_ROWS.params(moves),
   );
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arrayLiteral, unnestParams, unnestRows } from '../../src/db/sql.ts';
+import { arrayLiteral, unnestRows } from '../../src/db/sql.ts';
 import { WriteBatch } from '../../src/db/write-batch.ts';
 import { startApp, usesPostgres, type TestApp } from '../support/app.ts';
 
@@ -82,16 +82,21 @@ describe('raw SQL', () => {
   });
 
   it('writes rows from one array per column, a column of equal values as one value, nulls included', async () => {
-    const rows = unnestRows([
-      ['id', 'int'],
-      ['note', 'text'],
-      ['amount', 'bigint'],
-      ['at', 'timestamptz'],
+    type Row = [id: number, note: string | null, amount: string | null, at: string | null];
+    const rows = unnestRows<Row>([
+      ['id', 'int', (row) => row[0]],
+      ['note', 'text', (row) => row[1]],
+      ['amount', 'bigint', (row) => row[2]],
+      ['at', 'timestamptz', (row) => row[3]],
     ]);
     const read = (params: unknown[]) =>
       t.app.database.sql.$queryRawUnsafe<unknown[]>(`SELECT ${rows.select} FROM ${rows.unnest} AS v(${rows.names}) ORDER BY id`, ...params);
     const at = '2030-01-02T03:04:05.000Z';
-    const mixed = unnestParams([1, 2, 3], ['a', null, 'c'], ['5', '5', '5'], [null, null, null]);
+    const mixed = rows.params([
+      [1, 'a', '5', null],
+      [2, null, '5', null],
+      [3, 'c', '5', null],
+    ]);
     // Only the ids and the column whose values differ travel as arrays.
     expect(mixed).toEqual([[1, 2, 3], ['a', null, 'c'], null, [], '5', [], null]);
     expect(await read(mixed)).toEqual([
@@ -99,8 +104,15 @@ describe('raw SQL', () => {
       { id: 2, note: null, amount: 5n, at: null },
       { id: 3, note: 'c', amount: 5n, at: null },
     ]);
-    expect(await read(unnestParams([7], ['only'], [null], [at]))).toEqual([{ id: 7, note: 'only', amount: null, at: new Date(at) }]);
-    expect(await read(unnestParams([8, 9], [null, 'b'], ['-1', '2'], [at, null]))).toEqual([
+    expect(await read(rows.params([[7, 'only', null, at]]))).toEqual([{ id: 7, note: 'only', amount: null, at: new Date(at) }]);
+    expect(
+      await read(
+        rows.params([
+          [8, null, '-1', at],
+          [9, 'b', '2', null],
+        ]),
+      ),
+    ).toEqual([
       { id: 8, note: null, amount: -1n, at: new Date(at) },
       { id: 9, note: 'b', amount: 2n, at: null },
     ]);

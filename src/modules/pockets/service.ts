@@ -20,7 +20,7 @@
  *   unique index, and one runs again.
  */
 import type { Db, Prisma } from '../../db/database.ts';
-import { unnestParams, unnestRows, type Sql, type SqlDatabase } from '../../db/sql.ts';
+import { unnestRows, type Sql, type SqlDatabase } from '../../db/sql.ts';
 import { WriteBatch } from '../../db/write-batch.ts';
 import { currentActor, type AuditActor } from '../../audit/actor.ts';
 import { transactSql, type Deps } from '../../deps.ts';
@@ -540,19 +540,7 @@ async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], 
   writes.add(
     `INSERT INTO pocket_charges (${CHARGE_ROWS.names})
      SELECT ${CHARGE_ROWS.select} FROM ${CHARGE_ROWS.unnest} WITH ORDINALITY AS v(${CHARGE_ROWS.names}, position) ORDER BY v.position`,
-    ...unnestParams(
-      records.map((charge) => charge.id),
-      records.map((charge) => charge.merchantId),
-      records.map((charge) => charge.groupId),
-      records.map((charge) => charge.token),
-      records.map((charge) => charge.phoneNumber),
-      records.map((charge) => charge.amount?.toString() ?? null),
-      records.map((charge) => charge.status),
-      records.map((charge) => charge.errorCode),
-      records.map((charge) => charge.pocketId),
-      records.map((charge) => charge.transferId),
-      records.map((charge) => charge.createdAt.toISOString()),
-    ),
+    ...CHARGE_ROWS.params(records),
   );
   try {
     await writes.run(tx);
@@ -562,18 +550,18 @@ async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], 
   return results;
 }
 
-const CHARGE_ROWS = unnestRows([
-  ['id', 'text'],
-  ['merchant_id', 'text'],
-  ['group_id', 'text'],
-  ['token', 'text'],
-  ['phone_number', 'text'],
-  ['amount', 'bigint'],
-  ['status', 'text'],
-  ['error_code', 'text'],
-  ['pocket_id', 'text'],
-  ['transfer_id', 'text'],
-  ['created_at', 'timestamptz'],
+const CHARGE_ROWS = unnestRows<PocketCharge>([
+  ['id', 'text', (charge) => charge.id],
+  ['merchant_id', 'text', (charge) => charge.merchantId],
+  ['group_id', 'text', (charge) => charge.groupId],
+  ['token', 'text', (charge) => charge.token],
+  ['phone_number', 'text', (charge) => charge.phoneNumber],
+  ['amount', 'bigint', (charge) => charge.amount?.toString() ?? null],
+  ['status', 'text', (charge) => charge.status],
+  ['error_code', 'text', (charge) => charge.errorCode],
+  ['pocket_id', 'text', (charge) => charge.pocketId],
+  ['transfer_id', 'text', (charge) => charge.transferId],
+  ['created_at', 'timestamptz', (charge) => charge.createdAt.toISOString()],
 ]);
 
 interface PocketRef {
