@@ -2,6 +2,7 @@ import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypt
 import type { Db } from '../db/database.ts';
 import { AppError } from '../errors.ts';
 import { randomHex, secret, uuidv7 } from '../lib/ids.ts';
+import { hasUnstorableText } from '../lib/unicode.ts';
 import type { CredentialKind, Principal } from './principal.ts';
 import { DEFAULT_RIGHTS, DEFAULT_SCOPES } from './scopes.ts';
 
@@ -246,6 +247,30 @@ export async function issueAccessToken(
 
 export type AuthScheme = 'Token' | 'Bearer' | 'Basic';
 
+/**
+ * The user id and password of an HTTP Basic credential (RFC 7617), or null when the value is not
+ * one: no colon, an empty user id, a malformed percent-escape, or text no stored credential can
+ * hold (NUL, which base64 carries as easily as any byte), so that it is refused here and never
+ * reaches the database. `percentEncoded` reads both halves percent-decoded, as OAuth client
+ * authentication sends them (RFC 6749, section 2.3.1).
+ */
+export function decodeBasic(value: string, percentEncoded = false): { userId: string; password: string } | null {
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return null;
+  let userId = decoded.slice(0, colon);
+  let password = decoded.slice(colon + 1);
+  if (percentEncoded) {
+    try {
+      userId = decodeURIComponent(userId);
+      password = decodeURIComponent(password);
+    } catch {
+      return null;
+    }
+  }
+  return userId && !hasUnstorableText(userId) && !hasUnstorableText(password) ? { userId, password } : null;
+}
+
 /** Which credential kinds each Authorization scheme may carry. */
 const kindsByScheme: Record<'Token' | 'Bearer', CredentialKind[]> = {
   Token: ['token', 'operator'],
@@ -297,11 +322,10 @@ export class Authenticator {
     if (value.length > 512) return none;
     let row: CredentialRow | null;
     if (scheme === 'Basic') {
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon <= 0) return none;
-      row = await findCredential(this.db, { kind_publicId: { kind: 'basic', publicId: decoded.slice(0, colon) } });
-      if (!row || !sameDigest(row.secretHash, hashSecret(decoded.slice(colon + 1)))) return none;
+      const basic = decodeBasic(value);
+      if (!basic) return none;
+      row = await findCredential(this.db, { kind_publicId: { kind: 'basic', publicId: basic.userId } });
+      if (!row || !sameDigest(row.secretHash, hashSecret(basic.password))) return none;
     } else {
       const digest = hashSecret(value);
       row = await findCredential(this.db, { secretHash: digest });

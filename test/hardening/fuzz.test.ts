@@ -88,6 +88,7 @@ const authorization = (scheme: keyof typeof valid) =>
       { authorization: `Basic ${Buffer.from('no-colon').toString('base64')}` },
       { authorization: `Basic ${Buffer.from(':').toString('base64')}` },
       { authorization: `Basic ${Buffer.from('a:b:c').toString('base64')}` },
+      { authorization: `Basic ${Buffer.from('a%zz:b%').toString('base64')}` },
       { authorization: 'Token tok_' + 'a'.repeat(5000) },
       { authorization: 'Bearer ' + 'é'.repeat(50) },
       { authorization: 'Digest username="x"' },
@@ -97,6 +98,8 @@ const authorization = (scheme: keyof typeof valid) =>
     // All headers together stay under Node's 16 KiB limit, so that the app, not the HTTP parser,
     // answers (a 431 closes the connection under the client's feet).
     hostileString.filter((value) => value.length < 8_000 && /^[\x20-\x7e]*$/.test(value)).map((value) => ({ authorization: `${['Token', 'Bearer', 'Basic'][value.length % 3]} ${value}` })),
+    // Base64 carries any text, NUL and unpaired surrogates (as U+FFFD) included.
+    fc.tuple(unicode, unicode).map(([id, secret]) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` })),
     fc.constant({ authorization: own.auth, companyid: 'ffffffffffffffffffffffffffffffff' }),
   );
 
@@ -422,6 +425,16 @@ describe('regressions found by fuzzing', () => {
     const paid = await fetch(`${t.url}/vpos`, { method: 'POST', body: multipart });
     expect(paid.status).toBe(404);
     expect(await paid.text()).toContain('This payment link does not exist.');
+  });
+
+  it('a NUL in the user id of a Basic credential is a 401, not a 500 (a random token read as Basic, on PostgreSQL)', async () => {
+    const authorization = `Basic ${Buffer.from('bk_\u0000:x').toString('base64')}`;
+    const viewer = await t.request('POST', '/graphql', { headers: { authorization }, body: { query: '{ viewer { __typename } }' } });
+    expect(viewer.status).toBe(401);
+    expect(viewer.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    for (const path of ['/service/resources/charges', `/badje/v1/pockets/${own.groupSlug}/charge/${uuidv7()}/`]) {
+      expect((await t.request('GET', path, { headers: { authorization } })).status, path).toBe(401);
+    }
   });
 
   it('a malformed ready-to-pay query answers the documented 400 page (seed 232559502)', async () => {

@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { issueAccessToken } from '../../auth/credentials.ts';
+import { decodeBasic, issueAccessToken } from '../../auth/credentials.ts';
 import type { Deps } from '../../deps.ts';
 import type { HttpEnv } from '../../http/rest.ts';
 
@@ -88,14 +88,12 @@ export function oauthRoutes(deps: Deps) {
     }
     let clientId = body.client_id;
     let clientSecret = body.client_secret;
-    const basic = /^Basic +(\S+)$/i.exec(c.req.header('authorization') ?? '');
-    if (basic) {
-      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon > 0) {
-        clientId = decodeURIComponent(decoded.slice(0, colon));
-        clientSecret = decodeURIComponent(decoded.slice(colon + 1));
-      }
+    const header = /^Basic +(\S+)$/i.exec(c.req.header('authorization') ?? '');
+    if (header) {
+      const basic = decodeBasic(header[1]!, true);
+      if (!basic) return reply(c, oauthError('invalid_client', 'The Basic credentials are malformed.'), 401);
+      clientId = basic.userId;
+      clientSecret = basic.password;
     }
     if (!clientId || !clientSecret) return reply(c, oauthError('invalid_client', 'Client authentication is missing.'), 401);
     const issued = await issueAccessToken(deps.prisma, {
