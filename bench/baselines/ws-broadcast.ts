@@ -2,15 +2,15 @@
  * The physical baseline of the subscriptions scenario: a bare `ws` server speaking just enough
  * graphql-transport-ws (ack, subscribe, next) that forwards the events of each message arriving on
  * a merchant's Redis channel (the outbox relay's: a JSON array of deliveries, see createRedisBus)
- * to the sockets subscribed to their channels: each event is serialised once and the same string
- * goes to every recipient. A subscription names its merchant and channel in its variables
+ * to the sockets subscribed to their channels (a run's events to their objects' and their
+ * merchant's): each event is serialised once and the same string goes to every recipient. A subscription names its merchant and channel in its variables
  * (`{"merchantId": "…", "channel": "RECHARGE_PAYMENT:<id>"}`). Needs REDIS_URL; listens on
  * 127.0.0.1:$PORT and prints its URL once listening.
  */
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { WebSocket, WebSocketServer } from 'ws';
-import { redisChannel, type Delivery } from '../../src/events/bus.ts';
+import { MERCHANT_STREAM, redisChannel, runEvents, type Delivery, type EventMessage } from '../../src/events/bus.ts';
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error('REDIS_URL is required');
@@ -20,15 +20,21 @@ const recipients = new Map<string, { socket: WebSocket; id: string }[]>();
 /** Local subscriptions per merchant: its Redis channel is subscribed to while there are any. */
 const merchants = new Map<string, number>();
 
-redis.on('message', (_channel: string, text: string) => {
-  for (const { to, event } of JSON.parse(text) as Delivery[]) {
-    let payload: string | null = null;
-    for (const channel of to) {
-      for (const { socket, id } of recipients.get(channel) ?? []) {
-        payload ??= `{"data":{"event":${JSON.stringify(event)}}}`;
-        if (socket.readyState === WebSocket.OPEN) socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
-      }
+/** Sends the event to the sockets subscribed to any of the channels, serialised once. */
+function forward(event: EventMessage, to: string[]): void {
+  let payload: string | null = null;
+  for (const channel of to) {
+    for (const { socket, id } of recipients.get(channel) ?? []) {
+      payload ??= `{"data":{"event":${JSON.stringify(event)}}}`;
+      if (socket.readyState === WebSocket.OPEN) socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
     }
+  }
+}
+
+redis.on('message', (_channel: string, text: string) => {
+  for (const delivery of JSON.parse(text) as Delivery[]) {
+    if (!('run' in delivery)) forward(delivery.event, delivery.to);
+    else for (const event of runEvents(delivery.run)) forward(event, [`${delivery.run.topic}:${event.objectId}`, `${MERCHANT_STREAM}:${event.merchantId}`]);
   }
 });
 

@@ -64,13 +64,14 @@ async function publish(redis: Redis, merchantId: string, payments: string[], sec
   while (published.length < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE) + 1);
     // What is due goes together, as a relay round's events of one merchant do.
+    // Each event is a run of one, as the relay publishes a row of the log holding one event.
     const deliveries: Delivery[] = [];
     while (published.length < due) {
       const objectId = payments[published.length % payments.length]!;
-      const id = (nextEventId++).toString();
-      const event = { id, type: 'recharge.updated', merchantId, objectId, occurredAt: new Date().toISOString(), data: { providerId: 'bench' } };
-      deliveries.push({ to: [`RECHARGE_PAYMENT:${objectId}`, `${MERCHANT_STREAM}:${merchantId}`], event });
-      published.push({ id, objectId });
+      const seq = (nextEventId++).toString();
+      const occurredAt = new Date().toISOString();
+      deliveries.push({ run: { seq, size: 1, merchantId, type: 'recharge.updated', topic: 'RECHARGE_PAYMENT', objectId, occurredAt, payload: { providerId: 'bench' } } });
+      published.push({ id: seq, objectId });
     }
     await redis.publish(redisChannel(merchantId), JSON.stringify(deliveries));
     await settle(20);

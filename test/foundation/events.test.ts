@@ -229,17 +229,39 @@ describe('event bus', () => {
         const stream = bus.subscribe(merchantId, MERCHANT_STREAM, merchantId);
         const [first, last] = [bus.subscribe(merchantId, 'TEST', 'o-0'), bus.subscribe(merchantId, 'TEST', 'o-999')];
         await subscribed(kind, merchantId);
-        const batch = Array.from({ length: 1000 }, (_, i) => message(merchantId, `o-${i}`, String(i + 1)));
-        await bus.publish(batch.flatMap((m) => [{ topic: 'TEST', id: m.objectId, message: m }, { topic: MERCHANT_STREAM, id: merchantId, message: m }]));
-        await bus.publish([{ topic: 'TEST', id: 'o-0', message: message(merchantId, 'o-0', '1001') }]);
-        const received: string[] = [];
-        for (let i = 0; i < 1000; i++) received.push(((await stream.next()).value as EventMessage).id);
-        expect(received).toEqual(batch.map((m) => m.id));
-        expect([(await first.next()).value, (await first.next()).value]).toMatchObject([{ id: '1' }, { id: '1001' }]);
+        // As the relay publishes rows of the log: a batch's run of 1,000 events, then a run of one.
+        const occurredAt = new Date(0).toISOString();
+        const events = Array.from({ length: 1000 }, (_, i) => ({ objectId: `o-${i}`, data: { i } }));
+        await bus.publishRuns([
+          { seq: '1', size: 1000, merchantId, type: 'test.bus', topic: 'TEST', objectId: null, occurredAt, payload: JSON.stringify(events) },
+          { seq: '1001', size: 1, merchantId, type: 'test.bus', topic: 'TEST', objectId: 'o-0', occurredAt, payload: '{"i":"again"}' },
+        ]);
+        const received: EventMessage[] = [];
+        for (let i = 0; i < 1001; i++) received.push((await stream.next()).value as EventMessage);
+        expect(received.map((m) => m.id)).toEqual(Array.from({ length: 1001 }, (_, i) => String(i + 1)));
+        expect(received[999]).toEqual({ id: '1000', type: 'test.bus', merchantId, objectId: 'o-999', occurredAt, data: { i: 999 } });
+        expect([(await first.next()).value, (await first.next()).value]).toMatchObject([{ id: '1', data: { i: 0 } }, { id: '1001', data: { i: 'again' } }]);
         expect((await last.next()).value).toMatchObject({ objectId: 'o-999', id: '1000' });
         expect(bus.subscribers(merchantId, 'TEST', 'o-0')).toBe(1);
         await Promise.all([stream.return(), first.return(), last.return()]);
         expect(bus.subscribers(merchantId, 'TEST', 'o-0')).toBe(0);
+      } finally {
+        await bus.close();
+      }
+    });
+
+    it("delivers a run's events only to subscribers of its merchant, and reads no payload of a merchant no one listens to", async () => {
+      const bus = make();
+      try {
+        const [a, b] = [randomUUID(), randomUUID()];
+        const ofB = bus.subscribe(b, 'TEST', 'shared-id');
+        await subscribed(kind, b);
+        const run = (merchantId: string, seq: string, payload: string) =>
+          ({ seq, size: 1, merchantId, type: 'test.bus', topic: 'TEST', objectId: 'shared-id', occurredAt: new Date(0).toISOString(), payload });
+        // Nobody listens to a: its payload, not even JSON, is never parsed.
+        await bus.publishRuns([run(a, '1', 'not json'), run(b, '2', '{"own":true}')]);
+        expect((await ofB.next()).value).toMatchObject({ merchantId: b, id: '2', data: { own: true } });
+        await ofB.return();
       } finally {
         await bus.close();
       }
@@ -256,15 +278,20 @@ describe('event bus', () => {
       await watcher.subscribe(redisChannel(a));
       const subscriptions = [bus.subscribe(a, 'TEST', 'o-1'), bus.subscribe(a, 'TEST', 'o-2'), bus.subscribe(b, 'TEST', 'o-1')];
       await subscribed('redis', a, 2);
-      const events = [message(a, 'o-1', '1'), message(a, 'o-2', '2'), message(a, 'o-3', '3'), message(b, 'o-1', '4')];
-      await bus.publish(events.flatMap((m) => [{ topic: 'TEST', id: m.objectId, message: m }, { topic: MERCHANT_STREAM, id: m.merchantId, message: m }]));
-      expect((await subscriptions[1]!.next()).value).toMatchObject({ id: '2' });
+      const occurredAt = new Date(0).toISOString();
+      const run = (merchantId: string, seq: string, size: number, objectId: string | null, payload: unknown) =>
+        ({ seq, size, merchantId, type: 'test.bus', topic: 'TEST', objectId, occurredAt, payload });
+      const runs = [
+        run(a, '1', 2, null, [{ objectId: 'o-1', data: {} }, { objectId: 'o-2', data: { n: 2 } }]),
+        run(a, '3', 1, 'o-3', {}),
+        run(b, '4', 1, 'o-1', {}),
+      ];
+      await bus.publishRuns(runs.map((r) => ({ ...r, payload: JSON.stringify(r.payload) })));
+      expect((await subscriptions[1]!.next()).value).toMatchObject({ id: '2', objectId: 'o-2', data: { n: 2 } });
       // Published before the watcher's PING, on its connection: anything sent to it has arrived by the answer.
       await watcher.ping();
       expect(texts).toHaveLength(1);
-      expect(JSON.parse(texts[0]!)).toEqual(
-        events.slice(0, 3).map((event) => ({ to: [`TEST:${event.objectId}`, `${MERCHANT_STREAM}:${a}`], event })),
-      );
+      expect(JSON.parse(texts[0]!)).toEqual(runs.slice(0, 2).map((r) => ({ run: r })));
       await subscriptions[0]!.return();
       await subscriptions[1]!.return();
       // The watcher is the one left on a's channel; b's is still held by its subscription.
