@@ -1,16 +1,15 @@
 /**
  * The physical baseline of the subscriptions scenario: a bare `ws` server speaking just enough
  * graphql-transport-ws (ack, subscribe, next) that forwards the events of each message arriving on
- * a merchant's Redis channel (the outbox relay's: a JSON array of deliveries, see createRedisBus)
- * to the sockets subscribed to their channels (a run's events to their objects' and their
- * merchant's): each event is serialised once and the same string goes to every recipient. A subscription names its merchant and channel in its variables
+ * a merchant's Redis channel (the outbox relay's: a JSON array of event runs, see createRedisBus)
+ * to the sockets subscribed to their channels (their objects' and their merchant's): each event is serialised once and the same string goes to every recipient. A subscription names its merchant and channel in its variables
  * (`{"merchantId": "…", "channel": "RECHARGE_PAYMENT:<id>"}`). Needs REDIS_URL; listens on
  * 127.0.0.1:$PORT and prints its URL once listening.
  */
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { WebSocket, WebSocketServer } from 'ws';
-import { MERCHANT_STREAM, redisChannel, runEvents, type Delivery, type EventMessage } from '../../src/events/bus.ts';
+import { MERCHANT_STREAM, redisChannel, runEvents, type EventMessage, type EventRun } from '../../src/events/bus.ts';
 
 const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error('REDIS_URL is required');
@@ -32,9 +31,8 @@ function forward(event: EventMessage, to: string[]): void {
 }
 
 redis.on('message', (_channel: string, text: string) => {
-  for (const delivery of JSON.parse(text) as Delivery[]) {
-    if (!('run' in delivery)) forward(delivery.event, delivery.to);
-    else for (const event of runEvents(delivery.run)) forward(event, [`${delivery.run.topic}:${event.objectId}`, `${MERCHANT_STREAM}:${event.merchantId}`]);
+  for (const run of JSON.parse(text) as EventRun<unknown>[]) {
+    for (const event of runEvents(run)) forward(event, [`${run.topic}:${event.objectId}`, `${MERCHANT_STREAM}:${event.merchantId}`]);
   }
 });
 

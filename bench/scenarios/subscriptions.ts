@@ -15,7 +15,7 @@
  * here. The outbox relay publishes the same messages on the same channel.
  */
 import { Redis } from 'ioredis';
-import { MERCHANT_STREAM, redisChannel, type Delivery } from '../../src/events/bus.ts';
+import { MERCHANT_STREAM, redisChannel, type EventRun } from '../../src/events/bus.ts';
 import type { Context } from '../harness/measure.ts';
 import { residentBytes, startBaseline, SERVER_CORE } from '../harness/processes.ts';
 import type { SubscriptionResult } from '../harness/protocol.ts';
@@ -65,15 +65,15 @@ async function publish(redis: Redis, merchantId: string, payments: string[], sec
     const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * RATE) + 1);
     // What is due goes together, as a relay round's events of one merchant do.
     // Each event is a run of one, as the relay publishes a row of the log holding one event.
-    const deliveries: Delivery[] = [];
+    const runs: EventRun<unknown>[] = [];
     while (published.length < due) {
       const objectId = payments[published.length % payments.length]!;
       const seq = (nextEventId++).toString();
       const occurredAt = new Date().toISOString();
-      deliveries.push({ run: { seq, size: 1, merchantId, type: 'recharge.updated', topic: 'RECHARGE_PAYMENT', objectId, occurredAt, payload: { providerId: 'bench' } } });
+      runs.push({ seq, size: 1, merchantId, type: 'recharge.updated', topic: 'RECHARGE_PAYMENT', objectId, occurredAt, payload: { providerId: 'bench' } });
       published.push({ id: seq, objectId });
     }
-    await redis.publish(redisChannel(merchantId), JSON.stringify(deliveries));
+    await redis.publish(redisChannel(merchantId), JSON.stringify(runs));
     await settle(20);
   }
   return published;

@@ -224,7 +224,7 @@ class Channels {
     return subscription;
   }
 
-  deliver(channel: string, message: EventMessage): void {
+  #deliver(channel: string, message: EventMessage): void {
     const listeners = this.#byChannel.get(key(message.merchantId, channel));
     if (!listeners) return;
     for (const listener of [...listeners]) listener.deliver(message);
@@ -234,8 +234,8 @@ class Channels {
   deliverRun(run: EventRun<unknown>): void {
     const stream = `${MERCHANT_STREAM}:${run.merchantId}`;
     for (const message of runEvents(run)) {
-      this.deliver(`${run.topic}:${message.objectId}`, message);
-      this.deliver(stream, message);
+      this.#deliver(`${run.topic}:${message.objectId}`, message);
+      this.#deliver(stream, message);
     }
   }
 
@@ -265,29 +265,18 @@ export interface EventBus {
    */
   subscribe(merchantId: string, topic: string, id: string, scope?: SubscriptionScope): LiveSubscription;
   /**
-   * Sends each message to `topic:id`, in order per channel; resolves once they all left for every
-   * instance, rejects when they could not (Redis down). A message goes to channels of its own
-   * merchant (`message.merchantId`) only.
+   * Sends each run's events to their objects' channels and their merchant's stream, in order;
+   * resolves once they all left for every instance, rejects when they could not (Redis down). An
+   * event goes to channels of its own merchant only. Payloads go as the JSON text they are, parsed
+   * only where someone listens.
    */
-  publish(messages: Outgoing[]): Promise<void>;
-  /**
-   * Sends each run's events to their objects' channels and their merchant's stream, in order, as
-   * publish does (the outbox relay's rounds: the log's payloads go as they are, parsed only where
-   * someone listens).
-   */
-  publishRuns(runs: EventRun[]): Promise<void>;
+  publish(runs: EventRun[]): Promise<void>;
   /** Local subscriptions to the merchant's `topic:id` on this instance (one Redis subscription per merchant serves them all). */
   subscribers(merchantId: string, topic: string, id: string): number;
   /** Throws when the shared transport cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
   kind: 'memory' | 'redis';
-}
-
-export interface Outgoing {
-  topic: string;
-  id: string;
-  message: EventMessage;
 }
 
 export interface BusOptions {
@@ -300,10 +289,7 @@ export function createMemoryBus(options: BusOptions): EventBus {
   return {
     kind: 'memory',
     subscribe: (merchantId, topic, id, scope = {}) => channels.subscribe(merchantId, `${topic}:${id}`, scope),
-    publish: async (messages) => {
-      for (const { topic, id, message } of messages) channels.deliver(`${topic}:${id}`, message);
-    },
-    publishRuns: async (runs) => {
+    publish: async (runs) => {
       for (const run of runs) if (channels.listens(run.merchantId)) channels.deliverRun({ ...run, payload: JSON.parse(run.payload) as unknown });
     },
     subscribers: (merchantId, topic, id) => channels.count(merchantId, `${topic}:${id}`),
@@ -329,20 +315,12 @@ function ready(client: Redis, ms: number): Promise<void> {
 
 /**
  * The Redis channel that carries a merchant's events to every instance. Versioned by what its
- * messages hold: `events:<merchantId>` carried deliveries without runs, which an instance of that
- * version could not read.
+ * messages hold: `events:<merchantId>` carried one delivery per event, with its channels.
  */
 export const redisChannel = (merchantId: string) => `events:v2:${merchantId}`;
 
-/**
- * What a Redis message holds: a JSON array of deliveries, each an event with the local channels
- * (`topic:id`) it is for (publish), or a run of events (publishRuns), which go to their objects'
- * channels and their merchant's stream.
- */
-export type Delivery = { to: string[]; event: EventMessage } | { run: EventRun<unknown> };
-
-/** A run as a delivery's JSON text, its payload spliced in as the JSON text it is, never parsed. */
-const runDelivery = ({ payload, ...header }: EventRun): string => `{"run":${JSON.stringify(header).slice(0, -1)},"payload":${payload}}}`;
+/** A run as JSON text, its payload spliced in as the JSON text it is, never parsed. A Redis message is a JSON array of them. */
+const runText = ({ payload, ...header }: EventRun): string => `${JSON.stringify(header).slice(0, -1)},"payload":${payload}}`;
 
 /**
  * Redis pub/sub through two connections (publish, subscribe) and one Redis channel per merchant
@@ -376,21 +354,12 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
     (merchantId) => void subscribeClient.unsubscribe(redisChannel(merchantId)).catch(warn('unsubscribe', redisChannel(merchantId))),
   );
   subscribeClient.on('message', (channel: string, text: string) => {
-    let deliveries: Delivery[];
     try {
-      deliveries = JSON.parse(text) as Delivery[];
-      if (!Array.isArray(deliveries)) throw new TypeError('not an array');
-    } catch {
-      logger.warn({ channel }, 'ignored a message that is not a JSON array of deliveries');
-      return;
-    }
-    try {
-      for (const delivery of deliveries) {
-        if ('run' in delivery) channels.deliverRun(delivery.run);
-        else for (const local of delivery.to) channels.deliver(local, delivery.event);
-      }
+      const runs = JSON.parse(text) as EventRun<unknown>[];
+      if (!Array.isArray(runs)) throw new TypeError('not an array');
+      for (const run of runs) channels.deliverRun(run);
     } catch (error) {
-      logger.warn({ channel, err: (error as Error).message }, 'ignored the rest of a message holding a malformed delivery');
+      logger.warn({ channel, err: (error as Error).message }, 'ignored (the rest of) a message that is not a JSON array of event runs');
     }
   });
   subscribeClient.on('ready', () => {
@@ -413,30 +382,14 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
   return {
     kind: 'redis',
     subscribe: (merchantId, topic, id, scope = {}) => channels.subscribe(merchantId, `${topic}:${id}`, scope),
-    publish: async (messages) => {
-      // Per merchant, each event once, with every channel it goes to (its object's, its merchant's).
-      const byMerchant = new Map<string, Map<EventMessage, string[]>>();
-      for (const { topic, id, message } of messages) {
-        let deliveries = byMerchant.get(message.merchantId);
-        if (!deliveries) byMerchant.set(message.merchantId, (deliveries = new Map()));
-        const to = deliveries.get(message);
-        if (to) to.push(`${topic}:${id}`);
-        else deliveries.set(message, [`${topic}:${id}`]);
-      }
-      await Promise.all(
-        [...byMerchant].map(([merchantId, deliveries]) =>
-          publishClient.publish(redisChannel(merchantId), JSON.stringify([...deliveries].map(([event, to]): Delivery => ({ to, event })))),
-        ),
-      );
-    },
-    publishRuns: async (runs) => {
+    publish: async (runs) => {
       const byMerchant = new Map<string, string[]>();
       for (const run of runs) {
-        let deliveries = byMerchant.get(run.merchantId);
-        if (!deliveries) byMerchant.set(run.merchantId, (deliveries = []));
-        deliveries.push(runDelivery(run));
+        let texts = byMerchant.get(run.merchantId);
+        if (!texts) byMerchant.set(run.merchantId, (texts = []));
+        texts.push(runText(run));
       }
-      await Promise.all([...byMerchant].map(([merchantId, deliveries]) => publishClient.publish(redisChannel(merchantId), `[${deliveries.join(',')}]`)));
+      await Promise.all([...byMerchant].map(([merchantId, texts]) => publishClient.publish(redisChannel(merchantId), `[${texts.join(',')}]`)));
     },
     subscribers: (merchantId, topic, id) => channels.count(merchantId, `${topic}:${id}`),
     ping: async () => {

@@ -89,8 +89,8 @@ export interface EventRow {
 
 const EVENT_COLUMNS = 'seq, size, merchant_id, type, topic, object_id, payload, occurred_at';
 
-/** A numbered row as the bus carries it; `payload` as read (parsed, or the JSON text). */
-function runOf<Payload>(row: EventRow, payload: Payload): EventRun<Payload> {
+/** A numbered row as the bus carries it, its payload as read (parsed, or JSON text: see RELAYED_COLUMNS). */
+function runOf(row: EventRow): EventRun<unknown> {
   return {
     seq: row.seq.toString(),
     size: row.size,
@@ -99,7 +99,7 @@ function runOf<Payload>(row: EventRow, payload: Payload): EventRun<Payload> {
     topic: row.topic,
     objectId: row.object_id,
     occurredAt: row.occurred_at.toISOString(),
-    payload,
+    payload: row.payload,
   };
 }
 
@@ -124,7 +124,7 @@ export async function readEventLog(db: Sql, merchantId: string, afterSeq: bigint
     limit,
   );
   return rows
-    .flatMap((row) => runEvents(runOf(row, row.payload)))
+    .flatMap((row) => runEvents(runOf(row)))
     .filter((message) => BigInt(message.id) > afterSeq)
     .slice(0, limit);
 }
@@ -296,9 +296,9 @@ export class OutboxRelay {
         cursor!.published_seq.toString(),
         after.toString(),
       );
-      // Payloads are read as JSON text (RELAYED_COLUMNS) and published as they are.
       const due = rows.filter((row): row is EventRow & { numbered: bigint; last_id: bigint | null; more: boolean } => row.seq != null);
-      if (due.length > 0) await this.bus.publishRuns(due.map((row) => runOf(row, row.payload as string)));
+      // Their payloads were read as JSON text (RELAYED_COLUMNS), and are published as they are.
+      if (due.length > 0) await this.bus.publish(due.map(runOf) as EventRun[]);
       const published = due.reduce((sum, row) => sum + row.size, 0);
       return { published, more: rows[0]?.more ?? false, numbered: Number(rows[0]?.numbered ?? 0n), lastId: rows[0]?.last_id ?? null };
     });

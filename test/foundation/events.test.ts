@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgSql, type SqlDatabase } from '../../src/db/sql.ts';
 import { transact } from '../../src/deps.ts';
 import { Redis } from 'ioredis';
-import { createMemoryBus, createRedisBus, MERCHANT_STREAM, redisChannel, type EventBus, type EventMessage, type LiveSubscription } from '../../src/events/bus.ts';
+import { createMemoryBus, createRedisBus, MERCHANT_STREAM, redisChannel, type EventBus, type EventMessage, type EventRun, type LiveSubscription } from '../../src/events/bus.ts';
 import { OutboxRelay, readEventLog, recordEventGroup, recordEvents, streamPosition } from '../../src/events/outbox.ts';
 import { createLogger } from '../../src/logger.ts';
 import { EventsDocument } from '../generated/graphql.ts';
@@ -177,14 +177,10 @@ describe.skipIf(!usesPostgres || !process.env.REDIS_URL)('across instances', () 
 
 describe('event bus', () => {
   const REDIS_URL = process.env.REDIS_URL;
-  const message = (merchantId: string, objectId: string, id: string): EventMessage => ({
-    id,
-    type: 'test.bus',
-    merchantId,
-    objectId,
-    occurredAt: new Date(0).toISOString(),
-    data: {},
-  });
+  const occurredAt = new Date(0).toISOString();
+  /** A run of one event, as the relay publishes a row of the log holding one. */
+  const run = (merchantId: string, objectId: string, seq: string, payload = '{}'): EventRun =>
+    ({ seq, size: 1, merchantId, type: 'test.bus', topic: 'TEST', objectId, occurredAt, payload });
   const buses: [string, () => EventBus][] = [['memory', () => createMemoryBus({ queueLimit: 2000 })]];
   if (REDIS_URL) buses.push(['redis', () => createRedisBus(REDIS_URL, createLogger('silent'), { queueLimit: 2000 })]);
   /** Redis subscribes in the background: published before that, a message would reach no one. */
@@ -212,8 +208,8 @@ describe('event bus', () => {
         const ofB = bus.subscribe(b, 'TEST', 'shared-id');
         await subscribed(kind, a);
         await subscribed(kind, b);
-        await bus.publish([{ topic: 'TEST', id: 'shared-id', message: message(a, 'shared-id', '1') }]);
-        await bus.publish([{ topic: 'TEST', id: 'shared-id', message: message(b, 'shared-id', '2') }]);
+        await bus.publish([run(a, 'shared-id', '1')]);
+        await bus.publish([run(b, 'shared-id', '2')]);
         expect((await ofA.next()).value).toMatchObject({ merchantId: a, id: '1' });
         expect((await ofB.next()).value).toMatchObject({ merchantId: b, id: '2' });
         await Promise.all([ofA.return(), ofB.return()]);
@@ -230,11 +226,10 @@ describe('event bus', () => {
         const [first, last] = [bus.subscribe(merchantId, 'TEST', 'o-0'), bus.subscribe(merchantId, 'TEST', 'o-999')];
         await subscribed(kind, merchantId);
         // As the relay publishes rows of the log: a batch's run of 1,000 events, then a run of one.
-        const occurredAt = new Date(0).toISOString();
         const events = Array.from({ length: 1000 }, (_, i) => ({ objectId: `o-${i}`, data: { i } }));
-        await bus.publishRuns([
+        await bus.publish([
           { seq: '1', size: 1000, merchantId, type: 'test.bus', topic: 'TEST', objectId: null, occurredAt, payload: JSON.stringify(events) },
-          { seq: '1001', size: 1, merchantId, type: 'test.bus', topic: 'TEST', objectId: 'o-0', occurredAt, payload: '{"i":"again"}' },
+          run(merchantId, 'o-0', '1001', '{"i":"again"}'),
         ]);
         const received: EventMessage[] = [];
         for (let i = 0; i < 1001; i++) received.push((await stream.next()).value as EventMessage);
@@ -256,10 +251,8 @@ describe('event bus', () => {
         const [a, b] = [randomUUID(), randomUUID()];
         const ofB = bus.subscribe(b, 'TEST', 'shared-id');
         await subscribed(kind, b);
-        const run = (merchantId: string, seq: string, payload: string) =>
-          ({ seq, size: 1, merchantId, type: 'test.bus', topic: 'TEST', objectId: 'shared-id', occurredAt: new Date(0).toISOString(), payload });
         // Nobody listens to a: its payload, not even JSON, is never parsed.
-        await bus.publishRuns([run(a, '1', 'not json'), run(b, '2', '{"own":true}')]);
+        await bus.publish([run(a, 'shared-id', '1', 'not json'), run(b, 'shared-id', '2', '{"own":true}')]);
         expect((await ofB.next()).value).toMatchObject({ merchantId: b, id: '2', data: { own: true } });
         await ofB.return();
       } finally {
@@ -278,20 +271,18 @@ describe('event bus', () => {
       await watcher.subscribe(redisChannel(a));
       const subscriptions = [bus.subscribe(a, 'TEST', 'o-1'), bus.subscribe(a, 'TEST', 'o-2'), bus.subscribe(b, 'TEST', 'o-1')];
       await subscribed('redis', a, 2);
-      const occurredAt = new Date(0).toISOString();
-      const run = (merchantId: string, seq: string, size: number, objectId: string | null, payload: unknown) =>
-        ({ seq, size, merchantId, type: 'test.bus', topic: 'TEST', objectId, occurredAt, payload });
+      const pair = [{ objectId: 'o-1', data: {} }, { objectId: 'o-2', data: { n: 2 } }];
       const runs = [
-        run(a, '1', 2, null, [{ objectId: 'o-1', data: {} }, { objectId: 'o-2', data: { n: 2 } }]),
-        run(a, '3', 1, 'o-3', {}),
-        run(b, '4', 1, 'o-1', {}),
+        { seq: '1', size: 2, merchantId: a, type: 'test.bus', topic: 'TEST', objectId: null, occurredAt, payload: JSON.stringify(pair) },
+        run(a, 'o-3', '3'),
+        run(b, 'o-1', '4'),
       ];
-      await bus.publishRuns(runs.map((r) => ({ ...r, payload: JSON.stringify(r.payload) })));
+      await bus.publish(runs);
       expect((await subscriptions[1]!.next()).value).toMatchObject({ id: '2', objectId: 'o-2', data: { n: 2 } });
       // Published before the watcher's PING, on its connection: anything sent to it has arrived by the answer.
       await watcher.ping();
       expect(texts).toHaveLength(1);
-      expect(JSON.parse(texts[0]!)).toEqual(runs.slice(0, 2).map((r) => ({ run: r })));
+      expect(JSON.parse(texts[0]!)).toEqual(runs.slice(0, 2).map((r) => ({ ...r, payload: JSON.parse(r.payload) })));
       await subscriptions[0]!.return();
       await subscriptions[1]!.return();
       // The watcher is the one left on a's channel; b's is still held by its subscription.

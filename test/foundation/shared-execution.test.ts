@@ -1,7 +1,7 @@
 import { createSchema, createYoga } from 'graphql-yoga';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
-import { createMemoryBus, type EventMessage } from '../../src/events/bus.ts';
+import { createMemoryBus, type EventMessage, type EventRun } from '../../src/events/bus.ts';
 import { sharedSubscriptionExecution } from '../../src/events/shared-execution.ts';
 import type { GraphQLContext } from '../../src/graphql/context.ts';
 
@@ -84,7 +84,8 @@ async function subscribe(yoga: ReturnType<typeof setup>['yoga'], query: string, 
   };
 }
 
-const event = (id: string, objectId: string): EventMessage => ({ id, type: 'test.changed', merchantId: 'm1', objectId, occurredAt: new Date(0).toISOString(), data: {} });
+/** A run of one event on `TEST:<objectId>`, as the relay publishes one. */
+const event = (seq: string, objectId: string): EventRun => ({ seq, size: 1, merchantId: 'm1', type: 'test.changed', topic: 'TEST', objectId, occurredAt: new Date(0).toISOString(), payload: '{}' });
 const QUERY = 'subscription S($channel: String!, $prefix: String!) { changed(channel: $channel) { id viewer label(prefix: $prefix) } }';
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -109,15 +110,15 @@ describe('shared subscription execution', () => {
     for (let i = 0; i < 100 && bus.subscribers('m1', 'TEST', 'a') < 6; i++) await settle();
     expect(bus.subscribers('m1', 'TEST', 'a')).toBe(6);
 
-    await bus.publish([{ topic: 'TEST', id: 'a', message: event('1', 'o1') }]);
-    await bus.publish([{ topic: 'TEST', id: 'a', message: event('2', 'o2') }]);
+    await bus.publish([event('1', 'a')]);
+    await bus.publish([event('2', 'a')]);
     for (const stream of same) {
-      expect(await stream.next()).toEqual({ data: { changed: { id: '1', viewer: 'c1:events', label: 'x-o1' } } });
-      expect(await stream.next()).toEqual({ data: { changed: { id: '2', viewer: 'c1:events', label: 'x-o2' } } });
+      expect(await stream.next()).toEqual({ data: { changed: { id: '1', viewer: 'c1:events', label: 'x-a' } } });
+      expect(await stream.next()).toEqual({ data: { changed: { id: '2', viewer: 'c1:events', label: 'x-a' } } });
     }
-    expect((await otherVariables.next()).data?.changed).toEqual({ id: '1', viewer: 'c1:events', label: 'y-o1' });
-    expect((await otherCredential.next()).data?.changed).toEqual({ id: '1', viewer: 'c2:events', label: 'x-o1' });
-    expect((await otherScopes.next()).data?.changed).toEqual({ id: '1', viewer: 'c1:events,pockets', label: 'x-o1' });
+    expect((await otherVariables.next()).data?.changed).toEqual({ id: '1', viewer: 'c1:events', label: 'y-a' });
+    expect((await otherCredential.next()).data?.changed).toEqual({ id: '1', viewer: 'c2:events', label: 'x-a' });
+    expect((await otherScopes.next()).data?.changed).toEqual({ id: '1', viewer: 'c1:events,pockets', label: 'x-a' });
     for (const stream of [otherVariables, otherCredential, otherScopes]) expect((await stream.next()).data?.changed.id).toBe('2');
     // Four different subscriptions (same, other variables, other credential, other scopes), two events.
     expect(calls).toEqual({ event: 8, viewer: 8 });
@@ -143,8 +144,8 @@ describe('shared subscription execution', () => {
     const bus = createMemoryBus({ queueLimit: 1 });
     const live = bus.subscribe('m1', 'TEST', 'slow', {});
     // Two events on a queue of one: the subscription overflows before anyone reads.
-    await bus.publish([{ topic: 'TEST', id: 'slow', message: event('1', 'o') }]);
-    await bus.publish([{ topic: 'TEST', id: 'slow', message: event('2', 'o') }]);
+    await bus.publish([event('1', 'slow')]);
+    await bus.publish([event('2', 'slow')]);
     const schema = createSchema({
       typeDefs: 'type Query { ok: Boolean } type Subscription { changed: ID! }',
       resolvers: { Subscription: { changed: { subscribe: () => live, resolve: (e: EventMessage) => e.id } } },

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
-import { MERCHANT_STREAM } from '../../src/events/bus.ts';
 import { PAYMENT_TOPIC } from '../../src/modules/recharge/service.ts';
 import { expectLedgerBalanced, startApp, TestClock, token, type TestApp, wsClient } from '../support/app.ts';
 import { createProvider, privilegedMerchant } from './helpers.ts';
@@ -236,14 +235,11 @@ describe('subscriptions', () => {
     };
   }
 
-  const probeMessage = (merchantId: string, objectId: string, providerId: string) => ({
-    id: '0',
-    type: 'recharge.probe',
-    merchantId,
-    objectId,
-    occurredAt: new Date().toISOString(),
-    data: { providerId },
-  });
+  /** An event the subscriptions ignore, published to show that they listen: to the payment's channel and the merchant's stream. */
+  const probe = (merchantId: string, paymentId: string, providerId: string) =>
+    t.app.deps.bus.publish([
+      { seq: '0', size: 1, merchantId, type: 'recharge.probe', topic: PAYMENT_TOPIC, objectId: paymentId, occurredAt: new Date().toISOString(), payload: JSON.stringify({ providerId }) },
+    ]);
 
   it("tells a payment's subscribers of its changes, expiry included", async () => {
     const { payment } = await createPayment({ userId: '601', params: { amount: '40' } });
@@ -251,7 +247,7 @@ describe('subscriptions', () => {
     const sub = await subscribe(
       `subscription($id: ID!) { rechargePaymentChanged(id: $id) { type payment { state reason } } }`,
       { id: payment.id },
-      () => t.app.deps.bus.publish([{ topic: PAYMENT_TOPIC, id: payment.id, message: probeMessage(merchant.merchantId, payment.id, provider.id) }]),
+      () => probe(merchant.merchantId, payment.id, provider.id),
     );
     await t.graphql(
       `mutation($id: ID!) { updateRechargePayment(id: $id, description: "changed") { __typename } }`,
@@ -276,7 +272,7 @@ describe('subscriptions', () => {
     const sub = await subscribe(
       `subscription { rechargePaymentsChanged(provider: "dashboard") { type payment { state reason } } }`,
       {},
-      () => t.app.deps.bus.publish([{ topic: MERCHANT_STREAM, id: merchant.merchantId, message: probeMessage(merchant.merchantId, elsewhere.payment.id, provider.id) }]),
+      () => probe(merchant.merchantId, elsewhere.payment.id, provider.id),
     );
     await transition('commitRechargePayment', elsewhere.payment.id);
     const a = await createPayment({ provider: 'dashboard', userId: '602', params: { amount: '5' } });
