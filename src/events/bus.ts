@@ -357,7 +357,7 @@ export function createRedisBus(url: string, logger: Logger, options: BusOptions)
     try {
       const runs = JSON.parse(text) as EventRun<unknown>[];
       if (!Array.isArray(runs)) throw new TypeError('not an array');
-      for (const run of runs) channels.deliverRun(run);
+      for (const run of runs) if (channels.listens(run.merchantId)) channels.deliverRun(run);
     } catch (error) {
       logger.warn({ channel, err: (error as Error).message }, 'ignored (the rest of) a message that is not a JSON array of event runs');
     }
