@@ -1,3 +1,4 @@
+import { jsonDocuments } from '../db/sql.ts';
 import type { WriteBatch } from '../db/write-batch.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { currentActor, type AuditActor } from './actor.ts';
@@ -63,7 +64,8 @@ export function recordAudit(writes: WriteBatch, audited: AuditedTransfer[], now:
     })),
   }));
   // One row per merchant and request; their keys differ, so one statement can write them all. The
-  // records' transfers travel as one JSON array, split once, rather than escaped into a json[].
+  // records' transfers travel as JSON documents (see jsonDocuments), not escaped into a json[].
+  const transfers = jsonDocuments(11, 't', 'transfers', records.map((r) => r.transfers));
   writes.add(
     `INSERT INTO audit_log
        (id, transaction_key, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfers, created_at)
@@ -72,7 +74,7 @@ export function recordAudit(writes: WriteBatch, audited: AuditedTransfer[], now:
             t.transfers, $12::timestamptz
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
        WITH ORDINALITY AS v(id, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, n)
-     JOIN json_array_elements($11::json) WITH ORDINALITY AS t(transfers, n) USING (n)
+     JOIN ${transfers.from} USING (n)
      ON CONFLICT (transaction_key, merchant_id) DO UPDATE SET transfers = (audit_log.transfers::jsonb || EXCLUDED.transfers::jsonb)::json`,
     records.map(() => uuidv7(now.getTime())),
     records.map((r) => r.merchantId),
@@ -84,7 +86,7 @@ export function recordAudit(writes: WriteBatch, audited: AuditedTransfer[], now:
     records.map((r) => r.action),
     records.map((r) => r.actor?.requestId ?? null),
     records.map((r) => r.actor?.reason ?? null),
-    JSON.stringify(records.map((r) => r.transfers)),
+    transfers.value,
     now.toISOString(),
   );
 }

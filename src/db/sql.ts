@@ -117,6 +117,18 @@ export function unnestRows<Row>(columns: readonly UnnestColumn<Row>[]): UnnestRo
   };
 }
 
+/**
+ * JSON documents sent as one parameter (`$param`), numbered from 1 in column `n`, as a FROM item
+ * named `alias` with the document in `column`: several travel as one JSON array, split once by
+ * `json_array_elements`, which parses them a second time after the parameter's own parsing; one
+ * (a batch's event row or audit record, some 200 kB for a thousand charges) is taken as it is.
+ */
+export function jsonDocuments(param: number, alias: string, column: string, documents: readonly unknown[]): { from: string; value: string } {
+  return documents.length === 1
+    ? { from: `(SELECT $${param}::json AS ${column}, 1::bigint AS n) AS ${alias}`, value: JSON.stringify(documents[0]) }
+    : { from: `json_array_elements($${param}::json) WITH ORDINALITY AS ${alias}(${column}, n)`, value: JSON.stringify(documents) };
+}
+
 const encoded = (values: unknown[]) => values.map((value) => (Array.isArray(value) ? (arrayLiteral(value) ?? value) : value));
 
 function pgClientSql(client: pg.Pool | pg.PoolClient, types: pg.CustomTypesConfig): Sql {

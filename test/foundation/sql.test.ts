@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arrayLiteral, unnestRows } from '../../src/db/sql.ts';
+import { arrayLiteral, jsonDocuments, unnestRows } from '../../src/db/sql.ts';
 import { WriteBatch } from '../../src/db/write-batch.ts';
 import { startApp, usesPostgres, type TestApp } from '../support/app.ts';
 
@@ -115,6 +115,21 @@ describe('raw SQL', () => {
     ).toEqual([
       { id: 8, note: null, amount: -1n, at: new Date(at) },
       { id: 9, note: 'b', amount: 2n, at: null },
+    ]);
+  });
+
+  it('numbers JSON documents sent as one parameter, one document taken whole, several split from an array', async () => {
+    const read = (documents: unknown[]) => {
+      const docs = jsonDocuments(1, 'd', 'doc', documents);
+      return t.app.database.sql.$queryRawUnsafe<unknown[]>(`SELECT d.n, d.doc FROM ${docs.from} ORDER BY d.n`, docs.value);
+    };
+    const batch = [{ objectId: 'a', data: { quote: '"' } }, { objectId: 'b', data: {} }];
+    // One document that is itself an array (a batch's events) stays one row.
+    expect(await read([batch])).toEqual([{ n: 1n, doc: batch }]);
+    expect(await read([batch, { one: 1 }, 'text'])).toEqual([
+      { n: 1n, doc: batch },
+      { n: 2n, doc: { one: 1 } },
+      { n: 3n, doc: 'text' },
     ]);
   });
 
