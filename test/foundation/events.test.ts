@@ -245,7 +245,7 @@ describe('event bus', () => {
       }
     });
 
-    it("delivers a run's events only to subscribers of its merchant, and reads no payload of a merchant no one listens to", async () => {
+    it('parses no payload of a merchant no one listens to, and still delivers the runs published with it', async () => {
       const bus = make();
       try {
         const [a, b] = [randomUUID(), randomUUID()];
