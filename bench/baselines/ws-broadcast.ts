@@ -2,9 +2,10 @@
  * The physical baseline of the subscriptions scenario: a bare `ws` server speaking just enough
  * graphql-transport-ws (ack, subscribe, next) that forwards the events of each message arriving on
  * a merchant's Redis channel (the outbox relay's: a JSON array of event runs, see createRedisBus)
- * to the sockets subscribed to their channels (their objects' and their merchant's): each event is serialised once and the same string goes to every recipient. A subscription names its merchant and channel in its variables
- * (`{"merchantId": "…", "channel": "RECHARGE_PAYMENT:<id>"}`). Needs REDIS_URL; listens on
- * 127.0.0.1:$PORT and prints its URL once listening.
+ * to the sockets subscribed to their channels (their objects' and their merchant's): each event
+ * is serialised once and the same string goes to every recipient. A subscription names its
+ * merchant and channel in its variables (`{"merchantId": "…", "channel": "RECHARGE_PAYMENT:<id>"}`).
+ * Needs REDIS_URL; listens on 127.0.0.1:$PORT and prints its URL once listening.
  */
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
