@@ -99,7 +99,6 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       }
       for (const stopModule of stopModules.reverse()) await stopModule();
       await relay.stop();
-      await relay.flush();
       await bus.close();
       await limiter.close();
       await database.close();

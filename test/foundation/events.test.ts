@@ -386,6 +386,42 @@ describe('outbox relay', () => {
     }
   });
 
+  it('publishes a backlog several rows a round; stopped in the middle, it leaves the rest to the next start', async () => {
+    const log = await privateEventLog();
+    try {
+      const { sql, merchantId } = log;
+      const bus = createMemoryBus({ queueLimit: 20_000 });
+      const relay = new OutboxRelay(sql, bus, createLogger('silent'), { pollMs: 60_000, retentionHours: 1 });
+      await relay.flush();
+      const stream = bus.subscribe(merchantId, MERCHANT_STREAM, merchantId);
+      for (let batch = 0; batch < 12; batch++) {
+        const events = Array.from({ length: 1000 }, (_, i) => ({ objectId: `${batch}-${i}` }));
+        await recordEventGroup(sql, { merchantId, type: 'test.backlog', topic: 'TEST', events });
+      }
+      const pending = async () =>
+        (await sql.$queryRawUnsafe<{ pending: bigint }[]>(`SELECT last_seq - published_seq AS pending FROM event_cursor`))[0]!.pending;
+
+      // Asked to stop while its first round runs, the relay finishes that round, which numbers the
+      // twelve rows, and starts no other.
+      relay.start();
+      await relay.stop();
+      expect(await pending()).toBe(12_000n);
+      // A round publishes the rows whose events start within its first 5,000.
+      expect(await relay.round()).toEqual({ published: 5000, numbered: 0, more: true });
+      relay.start();
+      await relay.flush();
+      await relay.stop();
+      expect(await pending()).toBe(0n);
+      const received: EventMessage[] = [];
+      while (received.length < 12_000) received.push((await stream.next()).value as EventMessage);
+      expect(received.map((e) => e.objectId)).toEqual(Array.from({ length: 12_000 }, (_, i) => `${Math.floor(i / 1000)}-${i % 1000}`));
+      const first = BigInt(received[0]!.id);
+      expect(received.every((e, i) => e.id === String(first + BigInt(i)))).toBe(true);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('gives the events of a row consecutive positions, publishes each, and reads the log from inside a row', async () => {
     const log = await privateEventLog();
     try {
