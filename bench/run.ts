@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { uuidv7 } from '../src/lib/ids.ts';
-import { correctness, RECHARGE_AMOUNT } from './harness/checks.ts';
+import { correctness, RECHARGE_AMOUNT, RELAY_GRACE_MS } from './harness/checks.ts';
 import { connectInspector } from './harness/inspector.ts';
 import type { Context, Fixtures, Options } from './harness/measure.ts';
 import { hasCommand, runCliCommands } from './harness/platform.ts';
@@ -361,7 +361,8 @@ async function main(): Promise<number> {
       }
     }
 
-    log('stopping, then checking balances and the ledger…');
+    log('stopping, then checking balances, the ledger and the event log…');
+    await new Promise((resolve) => setTimeout(resolve, RELAY_GRACE_MS));
     for (const stop of stops.splice(0).reverse()) await stop();
     const moneyMoved = options.scenarios.some((name) => ['memory', 'batch', 'hot', 'topups'].includes(name));
     if (moneyMoved) {

@@ -1,6 +1,7 @@
 /**
  * Correctness after the run, with the server stopped: every balance equals what the load
- * generator saw acknowledged (no lost update, nothing applied twice), and the ledger verifies.
+ * generator saw acknowledged (no lost update, nothing applied twice), the ledger verifies, and
+ * every event the load committed was published.
  */
 import { ledgerVerify, platformTotals } from './platform.ts';
 import { rawTotals } from './postgres.ts';
@@ -12,6 +13,11 @@ const SCENARIO = 'checks';
 export const TOP_UP_CREDITED = 9_900n;
 /** The amount of each bench recharge payment. */
 export const RECHARGE_AMOUNT = 1_000n;
+/**
+ * How long the server idles after the load before it stops: the outbox relay's time to publish
+ * what the last requests committed. A relay that kept up needs a few rounds of it.
+ */
+export const RELAY_GRACE_MS = 2000;
 
 function equality(check: string, found: Record<string, bigint>, expected: bigint, unit = 'acknowledged'): Row {
   const pass = Object.values(found).every((value) => value === expected);
@@ -54,6 +60,15 @@ export async function correctness(input: CheckInput): Promise<Row[]> {
       equality(`${label}: balances = acknowledged charges`, { 'funding paid': group.spent, 'pocket balances': group.pocketBalances, 'recorded charges': group.charges }, ack(slug)),
     );
   }
+  rows.push({
+    scenario: SCENARIO,
+    check: `events unpublished ${RELAY_GRACE_MS / 1000} s after the load (the relay kept up)`,
+    candidate: `${totals.unpublishedEvents} events`,
+    baseline: '',
+    ratio: null,
+    target: '= 0',
+    pass: totals.unpublishedEvents === 0n,
+  });
   if (input.walletId) {
     rows.push(equality('wallet balance = acknowledged top-ups × 9,900', { balance: totals.walletBalance ?? 0n }, ack(`wallet:${input.walletId}`) * TOP_UP_CREDITED, 'expected'));
   }

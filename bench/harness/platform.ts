@@ -68,6 +68,8 @@ export interface PlatformTotals {
   groups: Record<string, GroupTotals>;
   walletBalance: bigint | null;
   rechargeBalances: bigint;
+  /** Events committed and not yet published by the outbox relay (numbered or not). */
+  unpublishedEvents: bigint;
 }
 
 export function platformTotals(env: NodeJS.ProcessEnv, merchantId: string, slugs: string[], walletId: string | null): Promise<PlatformTotals> {
@@ -96,10 +98,15 @@ export function platformTotals(env: NodeJS.ProcessEnv, merchantId: string, slugs
       );
       return row && BigInt(row.accounts) > 0n ? BigInt(row.total ?? 0n) : null;
     };
+    const [events] = await db.$queryRawUnsafe<{ unpublished: bigint }[]>(
+      `SELECT (SELECT coalesce(sum(size), 0) FROM events WHERE seq IS NULL)
+            + coalesce((SELECT last_seq - published_seq FROM event_cursor WHERE id = 1), 0) AS unpublished`,
+    );
     return {
       groups,
       walletBalance: walletId ? await balanceOf(`wallet:${walletId}`) : null,
       rechargeBalances: (await balanceOf('recharge-user:%')) ?? 0n,
+      unpublishedEvents: BigInt(events!.unpublished),
     };
   });
 }
