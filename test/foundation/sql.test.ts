@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { arrayLiteral, jsonDocuments, unnestRows } from '../../src/db/sql.ts';
+import { arrayLiteral, binaryArray, jsonDocuments, unnestRows } from '../../src/db/sql.ts';
 import { WriteBatch } from '../../src/db/write-batch.ts';
 import { startApp, usesPostgres, type TestApp } from '../support/app.ts';
 
@@ -42,6 +42,36 @@ describe('raw SQL', () => {
     expect(arrayLiteral(['a"b', null, 1n, 'c\\'])).toBe('{"a\\"b",NULL,1,"c\\\\"}');
     // Anything else is left for the driver to encode.
     expect(arrayLiteral([new Date(0)])).toBeNull();
+  });
+
+  it('sends text[] and bigint[] parameters as binary arrays where the statement casts them so, and the same values back', async () => {
+    const texts = ['plain', '', 'NULL', null, 'a,b', '{braces}', 'say "hi"', 'back\\slash\\', 'new\nline', 'ünï', '😀'];
+    const [row] = await t.app.database.sql.$queryRawUnsafe<Record<string, unknown>[]>(
+      `SELECT $1::text[] AS texts, $2::bigint[] AS bigs, $3::text[] AS none, 'ünï' = ANY ($1::text[]) AS found,
+         $4::text[] AS numbers, $5::bigint[] AS longest`,
+      texts,
+      ['9007199254740993', 9007199254740993n, -42, null, '-999999999999999999'],
+      [],
+      [1, 2],
+      ['9223372036854775807'],
+    );
+    expect(row).toEqual({
+      texts,
+      bigs: [9007199254740993n, 9007199254740993n, -42n, null, -999999999999999999n],
+      none: [],
+      found: true,
+      numbers: ['1', '2'],
+      longest: [9223372036854775807n],
+    });
+    // The format array_recv reads: dimensions, a null flag, the element type, then each element's length and bytes.
+    expect(binaryArray('text', ['ab', null])).toEqual(Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2, 97, 98, 255, 255, 255, 255]));
+    expect(binaryArray('text', [])).toEqual(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25]));
+    expect(binaryArray('bigint', [-2n])).toEqual(Buffer.from([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 8, 255, 255, 255, 255, 255, 255, 255, 254]));
+    // Values of another kind are left to the literal (numbers as text, an integer too long for the
+    // binary check, which PostgreSQL still reads).
+    expect(binaryArray('text', [1])).toBeNull();
+    expect(binaryArray('bigint', ['1.5'])).toBeNull();
+    expect(binaryArray('bigint', ['9223372036854775807'])).toBeNull();
   });
 
   it('commits a transaction that returns, and rolls back one that throws', async () => {
