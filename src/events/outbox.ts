@@ -309,7 +309,12 @@ export class OutboxRelay {
       // Their payloads were read as JSON text (RELAYED_COLUMNS), and are published as they are.
       if (due.length > 0) await this.bus.publish(due.map(runOf) as EventRun[]);
       const published = due.reduce((sum, row) => sum + row.size, 0);
-      return { published, more: rows[0]?.more ?? false, numbered: Number(rows[0]?.numbered ?? 0n), lastId: rows[0]?.last_id ?? null };
+      const numbered = Number(rows[0]?.numbered ?? 0n);
+      // Positions must be durable before anyone sees them; the published position need not: lost
+      // in a crash, it only has the same events published again. So a round that numbered nothing
+      // does not wait for its commit to reach the disk, where batches' commits wait their turn.
+      if (numbered === 0) await tx.$executeRawUnsafe(`SET LOCAL synchronous_commit = off`);
+      return { published, more: rows[0]?.more ?? false, numbered, lastId: rows[0]?.last_id ?? null };
     });
     if (result.lastId !== null) this.#numbered.push({ at: Date.now(), id: result.lastId });
     return { published: result.published, numbered: result.numbered, more: result.more };

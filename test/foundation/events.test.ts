@@ -422,6 +422,37 @@ describe('outbox relay', () => {
     }
   });
 
+  it('commits a round that numbered events durably, and one that only published without waiting for the disk', async () => {
+    const log = await privateEventLog();
+    try {
+      const { sql, merchantId } = log;
+      const statements: string[][] = [];
+      const watched: SqlDatabase = {
+        ...sql,
+        transaction: (fn) =>
+          sql.transaction((tx) => {
+            const round: string[] = [];
+            statements.push(round);
+            return fn({
+              $queryRawUnsafe: <T>(query: string, ...values: unknown[]) => (round.push(query), tx.$queryRawUnsafe<T>(query, ...values)),
+              $executeRawUnsafe: (query: string, ...values: unknown[]) => (round.push(query), tx.$executeRawUnsafe(query, ...values)),
+            });
+          }),
+      };
+      const relay = new OutboxRelay(watched, createMemoryBus({ queueLimit: 10 }), createLogger('silent'), { pollMs: 1000, retentionHours: 1 });
+      await relay.flush();
+      await recordEvents(sql, [{ merchantId, type: 'test.durable', topic: 'TEST', objectId: 'd' }]);
+      statements.length = 0;
+      expect(await relay.round()).toMatchObject({ numbered: 1, published: 0 });
+      expect(await relay.round()).toMatchObject({ numbered: 0, published: 1 });
+      const asynchronous = statements.map((round) => round.some((query) => /synchronous_commit\s*=\s*off/i.test(query)));
+      // Positions are durable before they are published; a lost published position only publishes again.
+      expect(asynchronous).toEqual([false, true]);
+    } finally {
+      await log.close();
+    }
+  });
+
   it('gives the events of a row consecutive positions, publishes each, and reads the log from inside a row', async () => {
     const log = await privateEventLog();
     try {
