@@ -1,13 +1,47 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SandboxCardProcessor } from '../../src/modules/charges/card-processor.ts';
+import { SandboxCardProcessor, type DebitRequest } from '../../src/modules/charges/card-processor.ts';
 import { configureCharges } from '../../src/modules/charges/runtime.ts';
 import { runSchedulerRound } from '../../src/modules/charges/scheduler.ts';
-import { expectLedgerBalanced, startApp, TestClock, type TestApp } from '../support/app.ts';
-import { basicOf, CHARGES_PATH, createLegacyCharge, customer, MANUAL, merchantBalance, paymentTransfers } from './support.ts';
+import { expectLedgerBalanced, startApp, TestClock, token, usesPostgres, type TestApp } from '../support/app.ts';
+import {
+  basicOf,
+  CHARGES_PATH,
+  createLegacyCharge,
+  customer,
+  holdMerchantAccount,
+  MANUAL,
+  merchantBalance,
+  paymentTransfers,
+  until,
+  waitingFor,
+} from './support.ts';
+
+/** The sandbox, whose next debit can be held in flight until the test lets it go. */
+class HoldingProcessor extends SandboxCardProcessor {
+  #held: { arrive: () => void; released: Promise<void> } | null = null;
+
+  holdNext(): { arrived: Promise<void>; release: () => void } {
+    let arrive!: () => void;
+    let release!: () => void;
+    const arrived = new Promise<void>((resolve) => (arrive = resolve));
+    this.#held = { arrive, released: new Promise<void>((resolve) => (release = resolve)) };
+    return { arrived, release };
+  }
+
+  override async debit(request: DebitRequest) {
+    const held = this.#held;
+    if (held) {
+      this.#held = null;
+      held.arrive();
+      await held.released;
+    }
+    return super.debit(request);
+  }
+}
 
 let t: TestApp;
 const clock = new TestClock(new Date('2030-03-01T15:00:00Z'));
-const processor = new SandboxCardProcessor();
+const processor = new HoldingProcessor();
 beforeAll(async () => {
   t = await startApp({ ...MANUAL, PUBLIC_BASE_URL: 'https://pay.example.com' }, { clock });
   configureCharges(t.app.deps, { processor });
@@ -88,6 +122,63 @@ describe('payment link', () => {
     expect(processor.debits.length - before).toBe(1);
     expect(await paymentTransfers(t, m.merchantId)).toHaveLength(1);
     expect(await merchantBalance(t, m.merchantId)).toBe(8000n);
+  });
+
+  it('keeps the installments while a card debit is in flight, and records the debit', async () => {
+    const m = await t.merchant();
+    const charge = await createLegacyCharge(t, m, { amount: 90, description: 'x', due_date: '2030-03-10', installments: 3, customer: customer() });
+    const debit = processor.holdNext();
+    const paying = pay(billingOf(charge), 1, 'tok_slow_0001');
+    await debit.arrived;
+
+    // Laying the installments out again would take away the one being paid.
+    const legacy = await t.request('PUT', `${CHARGES_PATH}?id=${charge.id}`, { authorization: basicOf(m), body: { amount: '120.00' } });
+    expect(legacy.status).toBe(406);
+    expect(legacy.json.message).toEqual({ amount: ['A card debit of an installment is in progress; retry in a few minutes.'] });
+    const UPDATE = `mutation ($id: ID!, $input: UpdateChargeInput!) { updateCharge(id: $id, input: $input) { __typename ... on AppError { code field } } }`;
+    const moved = await t.graphql(UPDATE, { id: String(charge.id), input: { dueDate: '2030-04-10' } }, { authorization: token(m) });
+    expect(moved.data.updateCharge).toEqual({ __typename: 'AppError', code: 'CONFLICT', field: 'dueDate' });
+    // A change that keeps the installments goes through.
+    const renamed = await t.request('PUT', `${CHARGES_PATH}?id=${charge.id}`, { authorization: basicOf(m), body: { description: 'y' } });
+    expect(renamed.status).toBe(200);
+
+    debit.release();
+    expect((await paying).status).toBe(200);
+    const installments = await t.app.deps.prisma.chargeInstallment.findMany({ where: { chargeId: charge.id }, orderBy: { number: 'asc' } });
+    expect(installments.map((installment) => [installment.number, installment.amount, installment.status])).toEqual([
+      [1, 3000n, 'paid'],
+      [2, 3000n, 'pending'],
+      [3, 3000n, 'pending'],
+    ]);
+    expect(await merchantBalance(t, m.merchantId)).toBe(3000n);
+  });
+
+  // The embedded database runs one transaction at a time: the race needs PostgreSQL.
+  it.runIf(usesPostgres)('leaves the card alone while the merchant records a payment of the same installment', async () => {
+    const m = await t.merchant();
+    const charge = await createLegacyCharge(t, m, { amount: 40, description: 'x', due_date: '2030-03-10', installments: 2, customer: customer() });
+    // The first payment opens the merchant's charges account, which the test then holds.
+    expect((await pay(billingOf(charge), 1, 'tok_first_0001')).status).toBe(200);
+    const debits = processor.debits.length;
+    const account = await holdMerchantAccount(t, m.merchantId);
+    const external = t.graphql(
+      `mutation ($id: ID!) { payChargeInstallment(chargeId: $id, number: 2) { __typename ... on AppError { code } } }`,
+      { id: String(charge.id) },
+      { authorization: token(m) },
+    );
+    // The merchant's payment has checked the installment and waits at the ledger, in its transaction.
+    const recording = await until(async () => (await waitingFor(t, account.pid))[0]);
+    const paying = pay(billingOf(charge), 2, 'tok_late_0001');
+    // The payer's request either waits for the merchant's transaction or has reached the processor.
+    await until(async () => (processor.debits.length > debits || (await waitingFor(t, recording)).length > 0 ? true : undefined));
+    await account.release();
+
+    expect((await external).data.payChargeInstallment).toEqual({ __typename: 'MutationPayChargeInstallmentSuccess' });
+    expect((await paying).status).toBe(409);
+    expect(processor.debits.length).toBe(debits);
+    const second = await t.app.deps.prisma.chargeInstallment.findFirstOrThrow({ where: { chargeId: charge.id, number: 2 } });
+    expect(second).toMatchObject({ status: 'paid', paymentMethod: 'external' });
+    expect(await merchantBalance(t, m.merchantId)).toBe(4000n);
   });
 
   it('keeps the card of an auto-debit charge for the next installments', async () => {

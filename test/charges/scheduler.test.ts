@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { SandboxCardProcessor, type CardProcessor, type DebitRequest } from '../../src/modules/charges/card-processor.ts';
 import { configureCharges } from '../../src/modules/charges/runtime.ts';
+import { runAutoDebits } from '../../src/modules/charges/debits.ts';
 import { runSchedulerRound } from '../../src/modules/charges/scheduler.ts';
 import { expectLedgerBalanced, startApp, TestClock, token, usesPostgres, type TestApp } from '../support/app.ts';
-import { MANUAL, merchantBalance, paymentTransfers } from './support.ts';
+import { holdMerchantAccount, MANUAL, merchantBalance, paymentTransfers, until, waitingFor } from './support.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 let t: TestApp;
@@ -205,6 +206,28 @@ describe('auto-debit', () => {
     expect(installment).toMatchObject({ status: 'overdue', debitAttempts: 4, nextDebitAt: null, lastDebitError: 'declined: insufficient_funds' });
     expect(await merchantBalance(t, m.merchantId)).toBe(0n);
     expect((await eventTypes(id)).filter((type) => type === 'installment.debit_failed')).toHaveLength(4);
+  });
+
+  // The embedded database runs one transaction at a time: the race needs PostgreSQL.
+  it.runIf(usesPostgres)('leaves the card alone while the merchant records a payment of the installment due', async () => {
+    setClock('2030-08-01T15:00:00Z');
+    const m = await t.merchant();
+    // A first payment opens the merchant's charges account, which the test then holds.
+    await payExternally(m, await createCharge(m, { amount: '500', dueDate: '2030-08-01' }), 1);
+    const id = await createCharge(m, { amount: '1000', dueDate: '2030-08-01', autoDebit: true, cardToken: 'tok_meanwhile_0001' });
+    const account = await holdMerchantAccount(t, m.merchantId);
+    const external = payExternally(m, id, 1);
+    // The merchant's payment has checked the installment and waits at the ledger, in its transaction.
+    await until(async () => (await waitingFor(t, account.pid))[0]);
+    let finished = false;
+    const debits = runAutoDebits(t.app.deps, { merchantIds: [m.merchantId] }).finally(() => (finished = true));
+    const debited = () => processor.calls.some((call) => call.cardToken === 'tok_meanwhile_0001');
+    await until(async () => (finished || debited() ? true : undefined));
+    await account.release();
+    await external;
+    await expect(debits).resolves.toEqual({ approved: 0, failed: 0, unknown: 0 });
+    expect(debited()).toBe(false);
+    expect(await merchantBalance(t, m.merchantId)).toBe(1500n);
   });
 
   it('debits each installment once when two schedulers run at the same time', async () => {

@@ -65,3 +65,50 @@ export async function createLegacyCharge(t: TestApp, merchant: MerchantCredentia
   if (response.status !== 201) throw new Error(`create failed: ${response.status} ${response.text}`);
   return response.json;
 }
+
+/**
+ * Holds the merchant's charges account locked from a transaction of its own (PostgreSQL only): a
+ * payment being recorded then stops inside its transaction, at the ledger, until `release`.
+ */
+export async function holdMerchantAccount(t: TestApp, merchantId: string): Promise<{ pid: number; release: () => Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let held!: (pid: number) => void;
+  const holder = new Promise<number>((resolve) => (held = resolve));
+  const holding = t.app.deps.sql.transaction(async (tx) => {
+    const [row] = await tx.$queryRawUnsafe<{ pid: number }[]>(
+      `SELECT pg_backend_pid() AS pid FROM ledger_accounts WHERE merchant_id = $1 AND name = $2 FOR UPDATE`,
+      merchantId,
+      MERCHANT_ACCOUNT,
+    );
+    if (!row) throw new Error('the merchant has no charges account yet');
+    held(row.pid);
+    await released;
+  });
+  const pid = await Promise.race([holder, holding.then(() => -1)]);
+  return {
+    pid,
+    release: async () => {
+      release();
+      await holding;
+    },
+  };
+}
+
+/** The backends waiting for a lock that backend `pid` holds. */
+export async function waitingFor(t: TestApp, pid: number): Promise<number[]> {
+  const rows = await t.app.deps.sql.$queryRawUnsafe<{ pid: number }[]>(
+    `SELECT pid FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`,
+    pid,
+  );
+  return rows.map((row) => row.pid);
+}
+
+/** Polls until `check` answers something: PostgreSQL does not announce that a backend waits for a lock. */
+export async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const found = await check();
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -42,7 +42,7 @@ import {
 import { chargesRuntime, callbackUrlOptions, publicBaseUrl } from './runtime.ts';
 import { dueDateAt, installmentSchedule, type Interval } from './schedule.ts';
 import { checkCallbackUrl } from './ssrf-guard.ts';
-import { fieldError, type CallbackUrlCheck, type ChargeChanges, type ChargeDraft, type CustomerDraft } from './validation.ts';
+import { ChargeInputError, fieldError, type CallbackUrlCheck, type ChargeChanges, type ChargeDraft, type CustomerDraft } from './validation.ts';
 
 export type { ChargeRecord };
 
@@ -102,6 +102,25 @@ async function lockCharge(tx: Db, merchantId: string, chargeId: number): Promise
   const rows = await tx.$queryRawUnsafe<{ id: number }[]>(`SELECT id FROM charges WHERE id = $1 AND merchant_id = $2 FOR UPDATE`, chargeId, merchantId);
   return rows[0] ? tx.charge.findUniqueOrThrow({ where: { id: chargeId } }) : null;
 }
+
+/**
+ * A locked charge's installments (one of them, with `number`), locked too and read after the
+ * lock. A card debit takes an installment's lease without the charge's lock (see debits.ts):
+ * a writer that checks the lease must hold the installment, so that a debit starting meanwhile
+ * waits for it, then finds the installment paid or gone and leaves the card alone.
+ */
+async function lockInstallments(tx: Db, chargeId: number, number?: number): Promise<ChargeInstallment[]> {
+  await tx.$queryRawUnsafe(
+    `SELECT id FROM charge_installments WHERE charge_id = $1 AND ($2::int IS NULL OR number = $2::int) ORDER BY number FOR UPDATE`,
+    chargeId,
+    number ?? null,
+  );
+  return tx.chargeInstallment.findMany({ where: { chargeId, ...(number !== undefined ? { number } : {}) }, orderBy: { number: 'asc' } });
+}
+
+/** A card debit of the installment is under way: its processor may approve it at any moment. */
+const debitInFlight = (installment: ChargeInstallment, now: Date): boolean =>
+  installment.debitLeaseUntil !== null && installment.debitLeaseUntil > now && !isSettled(installment);
 
 export function findCharge(db: Db, merchantId: string, chargeId: number): Promise<ChargeRecord | null> {
   return db.charge.findFirst({ where: { id: chargeId, merchantId }, include: INCLUDE_RECORD });
@@ -369,12 +388,16 @@ export async function updateCharge(deps: Deps, merchantId: string, chargeId: num
     if (!charge) throw notFound('Charge');
     const now = deps.clock.now();
     const today = todayOf(deps);
-    const installments = await tx.chargeInstallment.findMany({ where: { chargeId }, orderBy: { number: 'asc' } });
+    const installments = await lockInstallments(tx, chargeId);
     const anyPaid = installments.some(isSettled);
     const amountChanges = changes.amount !== undefined && changes.amount !== charge.amount;
     const dueDateChanges = changes.dueDate !== undefined && changes.dueDate !== fromDbDate(charge.dueDate);
     if (anyPaid && amountChanges) throw fieldError('amount', 'Amount cannot be changed once an installment is paid');
     if (anyPaid && dueDateChanges) throw fieldError('due_date', 'Due date cannot be changed once an installment is paid');
+    // Laying the installments out again would take away the one a card debit is about to pay.
+    if ((amountChanges || dueDateChanges) && installments.some((installment) => debitInFlight(installment, now))) {
+      throw new ChargeInputError({ [amountChanges ? 'amount' : 'due_date']: ['A card debit of an installment is in progress; retry in a few minutes.'] }, 'CONFLICT');
+    }
     const dueDate = changes.dueDate ?? fromDbDate(charge.dueDate);
     const lastChargeDate = changes.lastChargeDate !== undefined ? changes.lastChargeDate : charge.lastChargeDate && fromDbDate(charge.lastChargeDate);
     if (lastChargeDate && lastChargeDate < dueDate) throw fieldError('last_charge_date', 'Last charge date must not be before the due date');
@@ -492,10 +515,10 @@ export async function recordExternalPayment(
       const charge = await lockCharge(tx, merchantId, input.chargeId);
       if (!charge) throw notFound('Charge');
       if (!charge.isActive) throw new AppError('INVALID_STATE_TRANSITION', 'The charge is deactivated; reactivate it to record a payment.', 'chargeId');
-      const installment = await tx.chargeInstallment.findUnique({ where: { chargeId_number: { chargeId: charge.id, number: input.number } } });
+      const [installment] = await lockInstallments(tx, charge.id, input.number);
       if (!installment) throw new AppError('NOT_FOUND', `The charge has no installment ${input.number}.`, 'number');
       const now = deps.clock.now();
-      if (installment.debitLeaseUntil && installment.debitLeaseUntil > now && !isSettled(installment)) {
+      if (debitInFlight(installment, now)) {
         throw new AppError('CONFLICT', 'A card debit of this installment is in progress; retry in a few minutes.', 'number');
       }
       const paid = await recordPayment(tx, deps, charge, installment, {

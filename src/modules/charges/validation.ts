@@ -20,12 +20,18 @@ import {
 
 export type FieldErrors = Record<string, string[]>;
 
-/** A rejected charge input: every failing field with its messages. */
+/**
+ * A rejected charge input: every failing field (by its legacy name) with its messages; a
+ * CONFLICT when the input is valid but the charge's state refuses it now.
+ */
 export class ChargeInputError extends AppError {
-  constructor(readonly fields: FieldErrors) {
+  constructor(
+    readonly fields: FieldErrors,
+    code: 'VALIDATION_FAILED' | 'CONFLICT' = 'VALIDATION_FAILED',
+  ) {
     const [first] = Object.keys(fields);
     super(
-      'VALIDATION_FAILED',
+      code,
       Object.values(fields)
         .flat()
         .join('; '),
