@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO } from '../../src/demo.ts';
 import { MAX_CHARGE_AMOUNT } from '../../src/modules/pockets/charge-failures.ts';
 import { DEMO_POCKET_GROUP } from '../../src/modules/pockets/index.ts';
-import { expectLedgerBalanced, startApp, token, type TestApp } from '../support/app.ts';
+import { basic, expectLedgerBalanced, startApp, token, type TestApp } from '../support/app.ts';
 import {
   chargePath,
   createGroup,
@@ -129,6 +129,20 @@ describe('legacy charge route', () => {
     expect(await pocketBalance(t, group, phone)).toBe(700n);
   });
 
+  it('echoes null for a failed item\'s field sent as an object or an array, which its scalar field cannot hold', async () => {
+    const m = await t.merchant();
+    const group = await createGroup(t, m);
+    const res = await t.request('POST', chargePath(group.slug), {
+      authorization: token(m),
+      body: { charges: [{ token: { a: 1 }, phone_number: ['x'], amount: { b: 2 } }, { token: newToken(), phone_number: [], amount: true }] },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json.results).toEqual([
+      { token: null, phone_number: null, amount: null, status: 'error', message: MESSAGES.invalidToken },
+      { token: expect.any(String), phone_number: null, amount: true, status: 'error', message: MESSAGES.invalidPhone },
+    ]);
+  });
+
   it('accepts the phone number forms users send and answers the canonical one', async () => {
     const m = await t.merchant();
     const group = await createGroup(t, m);
@@ -193,6 +207,9 @@ describe('authentication and tenancy', () => {
     expect(none.headers.get('www-authenticate')).toBe('Token');
     const bad = await t.request('GET', tracePath(group.slug, newToken()), { authorization: 'Token nope' });
     expect([bad.status, bad.json]).toEqual([401, { detail: 'توکن نامعتبر است.' }]);
+    // The merchant's own Basic credential is no Token: as if none were sent.
+    const otherScheme = await t.request('POST', chargePath(group.slug), { authorization: basic(m.basicKey, m.basicSecret), body });
+    expect([otherScheme.status, otherScheme.json]).toEqual([401, { detail: 'اطلاعات برای اعتبارسنجی ارسال نشده است.' }]);
     // Authentication is checked before the body: no hint about the body to an anonymous caller.
     const anonymousMalformed = await t.request('POST', chargePath(group.slug), { body: 'not json' });
     expect(anonymousMalformed.status).toBe(401);

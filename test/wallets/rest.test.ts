@@ -7,7 +7,7 @@ import { findAccount, balance } from '../../src/ledger/ledger.ts';
 import { walletCommands } from '../../src/modules/wallets/commands.ts';
 import { DEMO_WALLETS } from '../../src/modules/wallets/demo.ts';
 import { walletBalance } from '../../src/modules/wallets/service.ts';
-import { expectLedgerBalanced, startApp, token, type TestApp } from '../support/app.ts';
+import { basic, expectLedgerBalanced, startApp, token, type TestApp } from '../support/app.ts';
 
 const TOPUP = '/digipay/v3/transaction/wallet_topup';
 const CHARGES = '/digipay/v3/transaction/agent_calculate_charges';
@@ -106,6 +106,7 @@ describe('authentication', () => {
       [{ CompanyID: a.companyId }, 401, 19],
       [{ authorization: 'Token not-a-token', CompanyID: a.companyId }, 401, 19],
       [{ authorization: token(a) }, 401, 19],
+      [{ authorization: basic(a.basicKey, a.basicSecret), CompanyID: a.companyId }, 401, 19],
       [{ authorization: token(a), CompanyID: b.companyId }, 403, 21],
       [{ authorization: `Token ${DEMO.walletToken}`, CompanyID: a.companyId }, 403, 21],
       [{ authorization: token(a), CompanyID: DEMO.companyId }, 403, 21],
@@ -121,10 +122,11 @@ describe('authentication', () => {
   });
 
   it('refuses operators and credentials without the wallets scope', async () => {
+    // An operator's credential is a Bearer token, which this API does not read: no credential at all.
     const operator = await t.operator();
     const res = await t.request('POST', TOPUP, { authorization: operator, headers: { CompanyID: a.companyId }, body });
-    expect(res.status).toBe(403);
-    expect(res.json.error).toEqual([20]);
+    expect(res.status).toBe(401);
+    expect(res.json.error).toEqual([19]);
     const narrow = await t.merchant({ scopes: ['pockets'] });
     const scoped = await post(TOPUP, narrow, body);
     expect(scoped.status).toBe(403);

@@ -104,11 +104,14 @@ const ChargeBody = z
   )
   .openapi('PocketChargeRequest');
 
+/** A failed item echoes the value sent when it is one (a string, number or boolean), else null. */
+const Echoed = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
 const ChargeResultItem = z
   .object({
-    token: z.string(),
-    phone_number: z.string(),
-    amount: z.number().int(),
+    token: z.string().or(Echoed).openapi({ description: 'On success the canonical token; on a failed item the value sent, or null.' }),
+    phone_number: z.string().or(Echoed).openapi({ description: 'On success the canonical number; on a failed item the canonical number once valid, else the value sent, or null.' }),
+    amount: z.number().int().or(Echoed).openapi({ description: 'On success the amount in minor units; on a failed item the value sent, or null.' }),
     status: z.enum(['success', 'error']),
     message: z.string(),
   })
@@ -157,9 +160,15 @@ const traceRoute = createRoute({
 /** A charge amount as a JSON integer: amounts are bounded by MAX_CHARGE_AMOUNT, far below 2^53. */
 const jsonInteger = (amount: bigint | null): number | null => (amount === null ? null : Number(amount));
 
-/** The item's own value, for echoing what the client sent when it failed. */
+/** The item's own value, as sent. */
 function sentField(item: unknown, key: string): unknown {
   return item !== null && typeof item === 'object' && !Array.isArray(item) ? (item as Record<string, unknown>)[key] : undefined;
+}
+
+/** What a failed item echoes of a field: the value sent when it is one value (not an object or array), else null. */
+function echoed(item: unknown, key: string): string | number | boolean | null {
+  const value = sentField(item, key);
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : null;
 }
 
 export function routes(deps: Deps): OpenAPIHono<HttpEnv> {
@@ -170,9 +179,10 @@ export function routes(deps: Deps): OpenAPIHono<HttpEnv> {
   });
 
   // Authentication comes first, as in DRF: a request without valid credentials learns nothing else.
+  // Only the document's `Token` scheme: DRF's TokenAuthentication passes over any other header.
   app.use('/badje/v1/pockets/*', async (c, next) => {
     const header = c.req.header('authorization');
-    if (!header) throw new LegacyError('NO_CREDENTIALS');
+    if (!header || !/^token\s/i.test(header)) throw new LegacyError('NO_CREDENTIALS');
     const principal = await deps.auth.authenticate(header);
     if (!principal) throw new LegacyError('BAD_CREDENTIALS');
     c.set('merchant', requireMerchant(principal, { scope: 'pockets' }));
@@ -194,12 +204,11 @@ export function routes(deps: Deps): OpenAPIHono<HttpEnv> {
           if (!(result instanceof PocketChargeError)) {
             return { token: result.token, phone_number: result.phoneNumber, amount: jsonInteger(result.amount)!, status: 'success' as const, message: SUCCESS_MESSAGE_FA };
           }
-          // Echoes what was sent, even when it is not a string or a number; null for a missing field.
           const item = charges[index];
           return {
-            token: (sentField(item, 'token') ?? null) as string,
-            phone_number: (result.phoneNumber ?? sentField(item, 'phone_number') ?? null) as string,
-            amount: (sentField(item, 'amount') ?? null) as number,
+            token: echoed(item, 'token'),
+            phone_number: result.phoneNumber ?? echoed(item, 'phone_number'),
+            amount: echoed(item, 'amount'),
             status: 'error' as const,
             message: result.messageFa,
           };

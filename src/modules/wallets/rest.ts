@@ -216,7 +216,8 @@ export function routes(deps: Deps): OpenAPIHono<HttpEnv> {
   /** `Authorization: Token …` and `CompanyID` must both be given and name one company. */
   const authenticate: MiddlewareHandler<HttpEnv> = async (c, next) => {
     const header = c.req.header('authorization');
-    const principal = header ? await deps.auth.authenticate(header) : null;
+    // Only the document's `Token` scheme; another one is no credential here.
+    const principal = header && /^token\s/i.test(header) ? await deps.auth.authenticate(header) : null;
     const merchant = requireMerchant(principal, { scope: 'wallets' });
     const companyId = c.req.header('companyid')?.trim();
     if (!companyId) throw new WalletError('UNAUTHENTICATED', 'The CompanyID header is required.');
