@@ -60,12 +60,31 @@ builder.scalarType('BigInt', {
   },
 });
 
+/** An RFC 3339 instant: date, time and offset (`Z` or ±hh:mm), e.g. 2030-01-31T12:00:00Z. */
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+const daysIn = (year: number, month: number) =>
+  month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+
+/** The instant, or null for anything else: no date alone, no other format, no day the calendar lacks, years 1 to 9999. */
+function parseInstant(value: unknown): Date | null {
+  const match = typeof value === 'string' ? INSTANT.exec(value) : null;
+  if (!match) return null;
+  const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = match.slice(1).map((part) => (part === undefined ? undefined : Number(part)));
+  if (!year || month! < 1 || month! > 12 || day! < 1 || day! > daysIn(year, month!)) return null;
+  if (hour! > 23 || minute! > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return null;
+  const date = new Date(value as string);
+  return Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1 || date.getUTCFullYear() > 9999 ? null : date;
+}
+
 builder.scalarType('DateTime', {
-  description: 'An instant, as an ISO-8601 string in UTC.',
+  description: 'An instant, as an RFC 3339 string: date, time and offset, e.g. 2030-01-31T12:00:00Z (answered in UTC).',
   serialize: (value) => value.toISOString(),
   parseValue: (value) => {
-    const date = typeof value === 'string' ? new Date(value) : new Date(Number.NaN);
-    if (Number.isNaN(date.getTime())) throw new GraphQLError('DateTime takes an ISO-8601 string.', { extensions: { code: 'VALIDATION_FAILED' } });
+    const date = parseInstant(value);
+    if (!date) {
+      throw new GraphQLError('DateTime takes an RFC 3339 instant with its offset, e.g. 2030-01-31T12:00:00Z.', { extensions: { code: 'VALIDATION_FAILED' } });
+    }
     return date;
   },
 });

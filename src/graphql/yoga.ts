@@ -1,3 +1,4 @@
+import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.ts';
@@ -5,10 +6,11 @@ import type { Deps } from '../deps.ts';
 import { sharedSubscriptionExecution } from '../events/shared-execution.ts';
 import { sseEventIds, subscriptionLimits, type ConnectionSubscriptions, type StreamCursor } from '../events/subscriptions.ts';
 import { AccessError, AppError } from '../errors.ts';
-import { armorPlugin, csrfPreventionPlugin, introspectionPlugin, rateLimitPlugin } from '../limits/graphql.ts';
+import { armorPlugin, csrfPreventionPlugin, introspectionPlugin, jsonBodiesPlugin, rateLimitPlugin } from '../limits/graphql.ts';
 import { hasUnstorableText, ILL_FORMED_TEXT_MESSAGE } from '../lib/unicode.ts';
 import type { Logger } from '../logger.ts';
 import type { GraphQLContext, OperationScope } from './context.ts';
+import { wellFormedCursors } from './cursors.ts';
 import { buildSchema } from './schema.ts';
 
 /** What the HTTP layer (or the WebSocket server) hands to every GraphQL operation. */
@@ -71,7 +73,20 @@ function maskError(error: unknown, logger: Logger): GraphQLError {
       extensions: { code: original.code, ...(original.field ? { field: original.field } : {}) },
     });
   }
-  if (original instanceof GraphQLError) return original;
+  if (original instanceof GraphQLError) {
+    if (original.extensions.code) {
+      // Yoga attaches the JSON parser's own error to a malformed body's, which is not the client's
+      // business, and answers 400 only while it is there: the error keeps its 400 without it.
+      if (original.extensions.originalError === undefined) return original;
+      const { originalError: _internal, http, ...extensions } = original.extensions as { originalError: unknown; http?: object };
+      return new GraphQLError(original.message, { ...located, extensions: { ...extensions, http: { ...http, spec: false } } });
+    }
+    // What the request asks wrongly and the executor or a plugin refuses with no code of its own:
+    // a variable of the wrong type (no path: before any field ran), a negative `first`.
+    if (original instanceof PothosValidationError || !(error as GraphQLError).path) {
+      return new GraphQLError(original.message, { ...located, extensions: { ...original.extensions, code: 'VALIDATION_FAILED' } });
+    }
+  }
   logger.error({ err: original }, 'unexpected error in a GraphQL operation');
   return new GraphQLError('Unexpected error.', { ...located, extensions: { code: 'INTERNAL' } });
 }
@@ -125,10 +140,12 @@ export function createGraphQL(deps: Deps): Yoga {
     maxRequestBodySize: false,
     plugins: [
       csrfPreventionPlugin(),
+      jsonBodiesPlugin(),
       armorPlugin(config),
       introspectionPlugin(config),
       rateLimitPlugin(deps.limiter),
       wellFormedVariables,
+      wellFormedCursors,
       idempotencyExtension,
       subscriptionLimits(deps.subscriptions),
       sharedSubscriptionExecution(),

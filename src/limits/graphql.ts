@@ -73,6 +73,27 @@ export function csrfPreventionPlugin(): Plugin {
   };
 }
 
+/** The media types whose POST bodies are GraphQL requests here: JSON. */
+const JSON_BODIES = ['application/json', 'application/graphql+json'];
+
+/**
+ * A GraphQL POST carries JSON. Yoga would also read form and multipart bodies (which a browser
+ * sends cross-site without asking; see csrfPreventionPlugin) and answer any other type with an
+ * empty 415: every other type is answered 415 here, in GraphQL's error format.
+ */
+export function jsonBodiesPlugin(): Plugin {
+  return {
+    onRequestParse: ({ request }) => {
+      if (request.method !== 'POST') return;
+      const contentType = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+      if (JSON_BODIES.includes(contentType)) return;
+      throw new GraphQLError('A GraphQL POST takes a JSON body: Content-Type: application/json.', {
+        extensions: { code: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } },
+      });
+    },
+  };
+}
+
 /** Root fields of the operation that will run, fragments included; `__typename` costs nothing. */
 export function countRootFields(document: DocumentNode, operationName: string | null | undefined): number {
   const operation = getOperationAST(document, operationName);
