@@ -25,6 +25,7 @@ import type { AuditActor } from '../audit/actor.ts';
 import { recordAudit, type AuditedTransfer } from '../audit/audit.ts';
 import { WriteBatch } from '../db/write-batch.ts';
 import { unnestRows, type Sql } from '../db/sql.ts';
+import { AppError } from '../errors.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
 export interface AccountSpec {
@@ -84,6 +85,22 @@ export type TransferFailure =
   | 'FLOOR_EXCEEDED';
 
 export type TransferOutcome = { ok: true; transfer: Transfer } | { ok: false; reason: TransferFailure };
+
+/** The largest total an account keeps of its debits or credits, posted or pending (a PostgreSQL bigint). */
+export const MAX_TOTAL = 2n ** 63n - 1n;
+
+/**
+ * `total + amount`, refused as the caller's error when an account's column could not hold it: no
+ * currency's money comes near, but amounts up to 2^53 each, committed a thousand times to one
+ * account, would.
+ */
+function raised(total: bigint, amount: bigint): bigint {
+  const sum = total + amount;
+  if (sum > MAX_TOTAL) {
+    throw new AppError('VALIDATION_FAILED', `The amount would take an account past the largest total the ledger keeps (${MAX_TOTAL} minor units).`, 'amount');
+  }
+  return sum;
+}
 
 export const balance = (account: Pick<Account, 'creditsPosted' | 'debitsPosted'>): bigint =>
   account.creditsPosted - account.debitsPosted;
@@ -353,11 +370,11 @@ function judgeTransfers(
       const [from, to] = [balances.get(debit.id)!, balances.get(credit.id)!];
       if (from.floor !== null && availableBalance(from) - r.amount < from.floor) return { ok: false, reason: 'FLOOR_EXCEEDED' };
       if (r.pending) {
-        from.debitsPending += r.amount;
-        to.creditsPending += r.amount;
+        from.debitsPending = raised(from.debitsPending, r.amount);
+        to.creditsPending = raised(to.creditsPending, r.amount);
       } else {
-        from.debitsPosted += r.amount;
-        to.creditsPosted += r.amount;
+        from.debitsPosted = raised(from.debitsPosted, r.amount);
+        to.creditsPosted = raised(to.creditsPosted, r.amount);
       }
       touched.add(from).add(to);
     }
@@ -406,8 +423,18 @@ export async function createTransfers(db: Sql, requests: TransferRequest[], now 
 /** The SQLSTATE of a settling statement refused because a debited account's floor would not hold. */
 const FLOOR_REFUSED = 'LF001';
 
-/** The error `WriteBatch.run` throws when the transfers prepared into it would break a floor (nothing was written). */
-export const isFloorRefusal = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === FLOOR_REFUSED;
+/** PostgreSQL's SQLSTATE for a bigint that overflowed: here, an account's total past MAX_TOTAL. */
+const TOTAL_OVERFLOWED = '22003';
+
+/**
+ * The error `WriteBatch.run` throws when the transfers prepared into it would break a floor, or
+ * take an account's total past MAX_TOTAL (nothing was written): createTransfers, judging them one
+ * by one, tells which.
+ */
+export const isSettleRefusal = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === FLOOR_REFUSED || code === TOTAL_OVERFLOWED;
+};
 
 /**
  * Transfers for a caller whose accounts are contended (every charge of a pocket group debits its
@@ -421,7 +448,7 @@ export const isFloorRefusal = (error: unknown): boolean => (error as { code?: un
  * checked on the locked balances, against every debit of the batch and none of its credits: as
  * each debit lowers the balance, an account within its floor after all of them was within it after
  * each, so when the batch runs the outcomes are exactly createTransfers'. When some transfer would break a floor, `writes.run`
- * fails as a whole (see isFloorRefusal) and writes nothing; the caller can then use
+ * fails as a whole (see isSettleRefusal) and writes nothing; the caller can then use
  * createTransfers, which judges the transfers one by one.
  */
 export async function prepareTransfers(
@@ -569,8 +596,8 @@ export async function resolvePendingTransfer(
   debit.debitsPending -= row.amount;
   credit.creditsPending -= row.amount;
   if (input.action === 'post') {
-    debit.debitsPosted += amount;
-    credit.creditsPosted += amount;
+    debit.debitsPosted = raised(debit.debitsPosted, amount);
+    credit.creditsPosted = raised(credit.creditsPosted, amount);
   }
   const transfer: Transfer = {
     ...pending,

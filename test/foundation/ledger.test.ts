@@ -6,7 +6,7 @@ import {
   balance,
   createTransfers,
   findAccount,
-  isFloorRefusal,
+  isSettleRefusal,
   openAccounts,
   prepareTransfers,
   resolvePendingTransfer,
@@ -188,7 +188,7 @@ describe('ledger', () => {
       try {
         await writes.run(t.app.deps.sql);
       } catch (error) {
-        throw isFloorRefusal(error) ? new Refused() : error;
+        throw isSettleRefusal(error) ? new Refused() : error;
       }
       return outcomes;
     };

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.ts';
+import { findAccount, MAX_TOTAL } from '../../src/ledger/ledger.ts';
+import { pocketAccountName } from '../../src/modules/pockets/service.ts';
 import { expectLedgerBalanced, startApp, token, type TestApp } from '../support/app.ts';
 import { chargePath, cli, createGroup, DUPLICATE, fundingBalance, newPhone, newToken, pocketBalance, SUCCESS, transferCount } from './support.ts';
 
@@ -142,6 +144,30 @@ describe('concurrency', () => {
     expect(cap - total).toBeLessThan(BigInt(Math.min(...refused.map((r) => r.amount))));
     expect(new Set(refused.map((r) => r.message))).toEqual(new Set(['سقف شارژ این گروه جیب پر شده است و این شارژ انجام نشد.']));
     expect(await transferCount(t, m.merchantId)).toBe(results.length - refused.length);
+  });
+});
+
+describe('limits', () => {
+  it("refuses a batch that would take a pocket past the ledger's largest total, and moves nothing", async () => {
+    const m = await t.merchant();
+    const group = await createGroup(t, m);
+    const phone = newPhone();
+    expect((await charge(token(m), group.slug, [{ token: newToken(), phone_number: phone, amount: 10 }]))[0]!.status).toBe('success');
+    const pocket = (await findAccount(t.app.deps.prisma, m.merchantId, pocketAccountName(group.id, phone)))!;
+    const setCredits = (value: bigint) =>
+      t.app.deps.prisma.$executeRawUnsafe(`UPDATE ledger_accounts SET credits_posted = $2::bigint WHERE id = $1`, pocket.id, value.toString());
+    await setCredits(MAX_TOTAL - 5n);
+    try {
+      const CHARGE = `mutation ($g: String!, $c: [PocketChargeInput!]!) { chargePockets(groupSlug: $g, charges: $c) { __typename ... on AppError { code field } } }`;
+      const items = [{ token: newToken(), phoneNumber: newPhone(), amount: '1' }, { token: newToken(), phoneNumber: phone, amount: '10' }];
+      const refused = await t.graphql(CHARGE, { g: group.slug, c: items }, { authorization: token(m) });
+      expect(refused.data.chargePockets).toEqual({ __typename: 'AppError', code: 'VALIDATION_FAILED', field: 'amount' });
+      expect((await findAccount(t.app.deps.prisma, m.merchantId, pocketAccountName(group.id, phone)))!.creditsPosted).toBe(MAX_TOTAL - 5n);
+      expect(await fundingBalance(t, group)).toBe(-10n);
+      expect(await t.app.deps.prisma.pocketCharge.count({ where: { groupId: group.id } })).toBe(1);
+    } finally {
+      await setCredits(10n);
+    }
   });
 });
 

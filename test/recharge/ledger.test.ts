@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { parseArgs } from '../../src/cli/args.ts';
 import { DEMO, seedDemo } from '../../src/demo.ts';
-import { findAccount } from '../../src/ledger/ledger.ts';
+import { findAccount, MAX_TOTAL } from '../../src/ledger/ledger.ts';
 import { rechargeModule, startExpirySweep } from '../../src/modules/recharge/index.ts';
 import { expireRechargePayments } from '../../src/modules/recharge/service.ts';
 import { basic, expectLedgerBalanced, startApp, TestClock, usesPostgres, type TestApp } from '../support/app.ts';
@@ -97,6 +97,33 @@ describe('balances', () => {
     const res = await t.graphql(`{ rechargeBalance(userId: "710", currency: "IRR") { balance pending } }`, {}, { authorization: auth });
     expect(res.data.rechargeBalance).toEqual({ balance: '3000', pending: '12000' });
     expect(pending).toHaveLength(2);
+  });
+
+  it('refuses a commit that would take a balance past what the ledger keeps, and changes nothing', async () => {
+    await commit(await create(790, 1000));
+    const name = 'recharge-user:790:IRR';
+    const user = (await findAccount(t.app.deps.prisma, merchant.merchantId, name))!;
+    // As after a thousand commits of 2^53 - 1: the next one does not fit in the account's total.
+    const near = MAX_TOTAL - 500n;
+    const setCredits = (value: bigint) =>
+      t.app.deps.prisma.$executeRawUnsafe(`UPDATE ledger_accounts SET credits_posted = $2::bigint WHERE id = $1`, user.id, value.toString());
+    await setCredits(near);
+    try {
+      const id = await create(790, 1000);
+      const refused = await commit(id);
+      expect(refused.status).toBe(400);
+      expect(refused.json).toMatchObject({ error: 'VALIDATION_FAILED', message: expect.stringContaining('largest total the ledger keeps') });
+      const GRAPHQL = 'mutation ($id: ID!) { commitRechargePayment(id: $id) { __typename ... on AppError { code field } } }';
+      const viaGraphql = await t.graphql(GRAPHQL, { id }, { authorization: auth });
+      expect(viaGraphql.data.commitRechargePayment).toEqual({ __typename: 'AppError', code: 'VALIDATION_FAILED', field: 'amount' });
+      const after = (await findAccount(t.app.deps.prisma, merchant.merchantId, name))!;
+      expect([after.creditsPosted, after.creditsPending]).toEqual([near, 1000n]);
+      expect((await t.app.deps.prisma.rechargePayment.findUniqueOrThrow({ where: { id } })).state).toBe('pending');
+      expect((await rollback(id)).status).toBe(200);
+    } finally {
+      await setCredits(1000n);
+    }
+    expect(await account(790)).toEqual({ balance: 1000n, pending: 0n });
   });
 
   it('keeps the user balance apart per merchant', async () => {

@@ -27,7 +27,7 @@ import { transactSql, type Deps } from '../../deps.ts';
 import { AppError, invalid, notFound } from '../../errors.ts';
 import { recordEventGroup } from '../../events/outbox.ts';
 import type { PocketCharge, PocketGroup } from '../../generated/prisma/client.ts';
-import { balance, createTransfers, findAccount, isFloorRefusal, openAccounts, prepareTransfers, setFloor, type Account, type TransferRequest } from '../../ledger/ledger.ts';
+import { balance, createTransfers, findAccount, isSettleRefusal, openAccounts, prepareTransfers, setFloor, type Account, type TransferRequest } from '../../ledger/ledger.ts';
 import { KeyedBatcher } from '../../lib/batcher.ts';
 import { isUuidV7, uuidv7 } from '../../lib/ids.ts';
 import { isChargeFailure, MAX_BATCH_SIZE, MAX_CHARGE_AMOUNT, PocketChargeError, type ChargeFailure } from './charge-failures.ts';
@@ -371,7 +371,7 @@ const batchers = new WeakMap<SqlDatabase, KeyedBatcher<ChargeCall, ChargeResult[
 /** Groups whose last batch met the cap: their batches are judged one by one from the start. */
 const nearCap = new Set<string>();
 
-/** A batch written with its accounts locked last would take a funding account past its cap. */
+/** A batch written with its accounts locked last would take a funding account past its cap (or an account past the ledger's largest total). */
 class OverCap extends Error {}
 
 /**
@@ -545,7 +545,7 @@ async function applyCharges(tx: Sql, group: ChargedGroup, judged: JudgedItem[], 
   try {
     await writes.run(tx);
   } catch (error) {
-    throw isFloorRefusal(error) ? new OverCap() : error;
+    throw isSettleRefusal(error) ? new OverCap() : error;
   }
   return results;
 }
