@@ -98,11 +98,14 @@ export interface AuditQuery {
   to?: Date | null;
 }
 
-/** The Prisma filter for an audit query: `from` inclusive, `to` exclusive. */
+/**
+ * The Prisma filter for an audit query: `from` inclusive, `to` exclusive. Only an absent (null)
+ * filter is no filter: an empty id is one no record has.
+ */
 export function auditWhere(query: AuditQuery) {
   return {
-    ...(query.merchantId ? { merchantId: query.merchantId } : {}),
-    ...(query.requestId ? { requestId: query.requestId } : {}),
+    ...(query.merchantId != null ? { merchantId: query.merchantId } : {}),
+    ...(query.requestId != null ? { requestId: query.requestId } : {}),
     ...(query.from || query.to
       ? { createdAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lt: query.to } : {}) } }
       : {}),

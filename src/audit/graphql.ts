@@ -42,7 +42,7 @@ builder.queryField('auditLog', (t) =>
       requireOperator(ctx.principal);
       return ctx.deps.prisma.auditRecord.findMany({
         ...query,
-        where: auditWhere({ merchantId: args.merchantId ? String(args.merchantId) : null, requestId: args.requestId, from: args.from, to: args.to }),
+        where: auditWhere({ merchantId: args.merchantId != null ? String(args.merchantId) : null, requestId: args.requestId, from: args.from, to: args.to }),
         orderBy: { id: 'desc' },
       });
     },

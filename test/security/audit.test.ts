@@ -224,6 +224,10 @@ describe('audit trail', () => {
     expect(none.data.auditLog.edges).toEqual([]);
     const other = await t.merchant();
     expect((await t.graphql(QUERY, { merchantId: other.merchantId }, { authorization: operator })).data.auditLog.edges).toEqual([]);
+    // An empty id filters too: no record has it.
+    for (const empty of [{ merchantId: '' }, { requestId: '' }]) {
+      expect((await t.graphql(QUERY, { ...empty, first: 5 }, { authorization: operator })).data.auditLog.edges).toEqual([]);
+    }
 
     const denied = await t.graphql(QUERY, { merchantId: merchant.merchantId }, { authorization: token(merchant) });
     expect(denied.status).toBe(403);
