@@ -191,7 +191,7 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
     },
   });
 
-  app.notFound((c) => c.json({ error: 'not_found', message: 'No route for this method and path.' }, 404));
+  app.notFound((c) => refuse(c, { code: 'NOT_FOUND', status: 404, message: 'No route for this method and path.' }));
   app.onError((error, c) => {
     c.get('logger')?.error({ err: error }, 'unhandled error in a REST route');
     return c.json({ error: 'internal_error', message: 'Unexpected error.' }, 500);

@@ -12,8 +12,8 @@ import { walletsModule } from './wallets/index.ts';
 
 /** A refusal the HTTP layer makes before a route runs: a body over its size limit, or a rate limit. */
 export interface Refusal {
-  code: 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED';
-  status: 413 | 429;
+  code: 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED' | 'NOT_FOUND';
+  status: 413 | 429 | 404;
   message: string;
 }
 

@@ -28,6 +28,23 @@ describe('HTTP surface', () => {
     expect(page.text).toContain('graphiql');
   });
 
+  it("answers a method a legacy path does not serve with 404 in that API's own envelope", async () => {
+    const m = await t.merchant();
+    const basicAuth = `Basic ${Buffer.from(`${m.basicKey}:${m.basicSecret}`).toString('base64')}`;
+    const cases: [string, string, Record<string, string>, unknown][] = [
+      ['GET', '/digipay/v3/transaction/wallet_topup', { authorization: token(m), CompanyID: m.companyId }, { success: 0, error: [404], data: { message: 'NOT_FOUND' } }],
+      ['GET', '/badje/v1/pockets/some-group/charge/', { authorization: token(m) }, { detail: 'یافت نشد.' }],
+      ['DELETE', '/service/resources/charges?id=1', { authorization: basicAuth }, { code: '404', message: 'No route for this method and path.', resource: 'resources.charge.show' }],
+      ['PUT', '/v3/rechargeProviders/some-provider/payments/x', {}, { error: 'NOT_FOUND', message: 'No route for this method and path.' }],
+      ['GET', '/invoice/create', {}, { error: 'NOT_FOUND', message: 'No route for this method and path.' }],
+      ['GET', '/nowhere', {}, { error: 'not_found', message: 'No route for this method and path.' }],
+    ];
+    for (const [method, path, headers, body] of cases) {
+      const res = await t.request(method, path, { headers });
+      expect([res.status, res.json], `${method} ${path}`).toEqual([404, body]);
+    }
+  });
+
   it('answers unknown routes, oversized bodies and masked errors in JSON', async () => {
     const missing = await t.request('GET', '/nowhere');
     expect(missing.status).toBe(404);

@@ -305,6 +305,12 @@ describe('bad input answers 400 naming the field, never 500, and moves no money'
     expect(res.json).toMatchObject({ error: 'VALIDATION_FAILED', field: 'body' });
   });
 
+  it('a body that is not JSON', async () => {
+    const res = await t.request('POST', paymentsPath('mobile'), { authorization: auth, headers: { 'content-type': 'text/plain' }, body: '{"userId": 1}' });
+    expect(res.status).toBe(415);
+    expect(res.json).toEqual({ error: 'UNSUPPORTED_MEDIA_TYPE', message: 'The body is sent as application/json.', field: 'body' });
+  });
+
   it('an update that changes nothing', async () => {
     const id = (await create({ userId: 108, params: { amount: '5', phone: '1' } })).json.id as string;
     const res = await t.request('PATCH', paymentsPath('mobile', id), { authorization: auth, body: {} });

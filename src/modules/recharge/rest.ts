@@ -391,7 +391,10 @@ export function routes(deps: Deps) {
   app.onError((error, c) => {
     if (error instanceof AppError) return errorResponse(c, error.code, error.message, error.field);
     if (error instanceof AccessError) return errorResponse(c, error.code, error.message);
-    // Hono's own body checks: malformed JSON, a body that is not JSON.
+    // Hono's own body checks: a body that is not JSON (415), malformed JSON.
+    if (error instanceof HTTPException && error.status === 415) {
+      return c.json({ error: 'UNSUPPORTED_MEDIA_TYPE', message: 'The body is sent as application/json.', field: 'body' }, 415);
+    }
     if (error instanceof HTTPException && error.status < 500) return errorResponse(c, 'VALIDATION_FAILED', `body: ${error.message}.`, 'body');
     c.get('logger')?.error({ err: error }, 'unexpected error in a recharge route');
     return errorResponse(c, 'INTERNAL', 'Unexpected error.');

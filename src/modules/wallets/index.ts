@@ -11,6 +11,6 @@ export const walletsModule: DomainModule = {
   // The digipay envelope; the HTTP status stands in for the numeric code, which has none for these.
   refusals: {
     paths: ['/digipay/'],
-    body: (refusal) => ({ success: 0, error: [refusal.status], data: { message: refusal.code === 'RATE_LIMITED' ? 'TOO_MANY_REQUESTS' : 'PAYLOAD_TOO_LARGE' } }),
+    body: (refusal) => ({ success: 0, error: [refusal.status], data: { message: refusal.code === 'RATE_LIMITED' ? 'TOO_MANY_REQUESTS' : refusal.code } }),
   },
 };
