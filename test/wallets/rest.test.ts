@@ -187,6 +187,9 @@ describe('bad requests', () => {
       [{ ...valid(), charges_info: 'b9a4cbeeedd340509cb1ac628cae2973' }, [13]],
       [{ ...valid(), charges_info: { total_charges: -1 } }, [13]],
       [{ ...valid(), charges_info: { total_charges: 16 } }, [14]],
+      [{ ...valid(), charges_info: [{ total_charges: 16 }] }, [14]],
+      [{ ...valid(), charges_info: [{ total_charges: 1 }, { total_charges: 1 }] }, [13]],
+      [{ ...valid(), charges_info: [] }, [13]],
       [{ ...valid(), txn_amount: 5, payment_mode: 2 }, [15]],
     ];
     for (const [body, codes] of cases) {
@@ -320,6 +323,10 @@ describe('charges', () => {
     const stale = await post(TOPUP, a, { wallet_id: ids.irr, txn_amount: 3000, txn_code: 'CIB', payment_mode: 1, charges_info: quote.json.data.charges_info });
     expect(stale.json).toEqual(badRequest([14]));
     expect(await balanceOf(a, ids.irr)).toBe(before + 1970n);
+    // The document types charges_info as an Array: the quote as a list of one is the same quote.
+    const listed = await post(TOPUP, a, { wallet_id: ids.irr, txn_amount: 2000, txn_code: 'CIB', payment_mode: 1, charges_info: [quote.json.data.charges_info] });
+    expect(listed.status).toBe(200);
+    expect(await balanceOf(a, ids.irr)).toBe(before + 2n * 1970n);
   });
 });
 

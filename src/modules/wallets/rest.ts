@@ -29,6 +29,9 @@ const jsonObject = z.record(z.string(), z.unknown());
 const metaData = z.object({ wallet_topup_request_id: z.string().nullish() }).strict();
 const device = z.object({ device_id: z.string() }).strict();
 
+/** A quote as agent_calculate_charges answers it, sent back with a top-up. */
+const quoted = z.object({ total_charges: z.number(), charges: z.array(z.unknown()).optional() }).strict();
+
 const TopUpBody = z
   .object({
     wallet_id: z.string().openapi({ example: '116a51aa2b7d459a8b7e3db7dcf5e70a' }),
@@ -37,10 +40,9 @@ const TopUpBody = z
     payment_mode: z.number().int().openapi({ example: 2, description: '1: card, 2: bank.' }),
     note: z.string().nullish().openapi({ example: 'testing' }),
     charges_info: z
-      .object({ total_charges: z.number(), charges: z.array(z.unknown()).optional() })
-      .strict()
+      .union([quoted, z.array(quoted).length(1)])
       .nullish()
-      .openapi({ description: 'A quote from agent_calculate_charges: refused (code 14) if total_charges is no longer the fee.' }),
+      .openapi({ description: 'A quote from agent_calculate_charges (or a list of one, the document typing it Array): refused (code 14) if total_charges is no longer the fee.' }),
     payment_response: jsonObject.nullish().openapi({ description: "The payment gateway's answer; stored verbatim." }),
     card_info: z.union([z.array(jsonObject), jsonObject]).nullish().openapi({ description: 'Stored with card numbers masked and CVV/PIN removed.' }),
     debit_user_info: party.nullish().openapi({ description: 'The company admin (agent) performing the top-up.' }),
@@ -160,7 +162,7 @@ function toParty(info: z.infer<typeof party> | null | undefined): PartyInfo | nu
 /** The service's request from a validated legacy body and its source text (for exact amounts). */
 function toTopUpRequest(body: TopUpBody, text: string): TopUpRequest {
   const tokens = numberTokens(text);
-  const decimal = (path: string[], failure: WalletFailure) => {
+  const decimal = (path: (string | number)[], failure: WalletFailure) => {
     const token = tokens.get(path);
     if (token === undefined) throw new WalletError(failure, `${path.join('.')} is a JSON number.`);
     return { decimal: token };
@@ -178,7 +180,9 @@ function toTopUpRequest(body: TopUpBody, text: string): TopUpRequest {
     cardInfo: body.card_info ?? null,
     paymentResponse: body.payment_response ?? null,
     deviceIds: devices.map((entry) => entry.device_id),
-    expectedCharges: body.charges_info ? decimal(['charges_info', 'total_charges'], 'INVALID_CHARGES_INFO') : null,
+    expectedCharges: body.charges_info
+      ? decimal(Array.isArray(body.charges_info) ? ['charges_info', 0, 'total_charges'] : ['charges_info', 'total_charges'], 'INVALID_CHARGES_INFO')
+      : null,
     requestId: meta?.wallet_topup_request_id ?? null,
   };
 }
