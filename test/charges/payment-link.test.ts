@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SandboxCardProcessor, type DebitRequest } from '../../src/modules/charges/card-processor.ts';
 import { configureCharges } from '../../src/modules/charges/runtime.ts';
 import { runSchedulerRound } from '../../src/modules/charges/scheduler.ts';
-import { expectLedgerBalanced, startApp, TestClock, token, usesPostgres, type TestApp } from '../support/app.ts';
+import { expectLedgerBalanced, startApp, TestClock, token, until, usesPostgres, type TestApp } from '../support/app.ts';
 import {
   basicOf,
   CHARGES_PATH,
@@ -12,7 +12,6 @@ import {
   MANUAL,
   merchantBalance,
   paymentTransfers,
-  until,
   waitingFor,
 } from './support.ts';
 

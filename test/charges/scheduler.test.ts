@@ -4,8 +4,8 @@ import { SandboxCardProcessor, type CardProcessor, type DebitRequest } from '../
 import { configureCharges } from '../../src/modules/charges/runtime.ts';
 import { runAutoDebits } from '../../src/modules/charges/debits.ts';
 import { runSchedulerRound } from '../../src/modules/charges/scheduler.ts';
-import { expectLedgerBalanced, startApp, TestClock, token, usesPostgres, type TestApp } from '../support/app.ts';
-import { holdMerchantAccount, MANUAL, merchantBalance, paymentTransfers, until, waitingFor } from './support.ts';
+import { expectLedgerBalanced, startApp, TestClock, token, until, usesPostgres, type TestApp } from '../support/app.ts';
+import { holdMerchantAccount, MANUAL, merchantBalance, paymentTransfers, waitingFor } from './support.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 let t: TestApp;

@@ -103,12 +103,3 @@ export async function waitingFor(t: TestApp, pid: number): Promise<number[]> {
   );
   return rows.map((row) => row.pid);
 }
-
-/** Polls until `check` answers something: PostgreSQL does not announce that a backend waits for a lock. */
-export async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
-  for (;;) {
-    const found = await check();
-    if (found !== undefined) return found;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../../src/cli/args.ts';
 import { invoiceCommands } from '../../src/modules/invoices/commands.ts';
-import { expectLedgerBalanced, TestClock, type TestApp } from '../support/app.ts';
+import { expectLedgerBalanced, lockWaits, TestClock, until, usesPostgres, type TestApp } from '../support/app.ts';
 import { eventTypes, invoiceShop, ledgerOf, payAtGateway, sandboxOf, startInvoicesApp } from './support.ts';
 
 const MINUTE = 60_000;
@@ -157,5 +157,71 @@ describe('shepa refunds in part', () => {
     expect(sandboxOf(t).payment(payment.authority)).toMatchObject({ refundedAmount: BigInt(refundedAmount), refundCalls: 1 });
     expect((await refund(payment.paymentId, null)).data).toMatchObject({ status: 'REFUNDED', refundedAmount: '200000' });
     expect(sandboxOf(t).payment(payment.authority)).toMatchObject({ refundedAmount: 200_000n, refundCalls: 2 });
+  });
+});
+
+/** Holds back the answer of the next gateway call whose URL matches, once the gateway has carried it out. */
+function holdGatewayAnswer(url: RegExp): { answered: Promise<void>; release: () => void } {
+  const original = globalThis.fetch;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let answered!: () => void;
+  const arrived = new Promise<void>((resolve) => (answered = resolve));
+  globalThis.fetch = (async (input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const target = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const response = await original(input, init);
+    if (!url.test(target)) return response;
+    globalThis.fetch = original;
+    const body = await response.text();
+    answered();
+    await released;
+    return new Response(body, { status: response.status, headers: response.headers });
+  }) as typeof fetch;
+  return { answered: arrived, release };
+}
+
+describe('an operator settling a refund or a return while the gateway is being asked', () => {
+  const RESOLVE = `mutation($id: ID!) { resolveInvoicePaymentRefund(paymentId: $id, outcome: FAILED, note: "not in the panel") {
+    __typename ... on MutationResolveInvoicePaymentRefundSuccess { data { refunds { status resolvedBy } } } ... on Error { code } } }`;
+
+  /** On PostgreSQL, until the operator's request waits for the payment the gateway call holds (or is answered). */
+  const operatorWaits = async (request: Promise<unknown>) => {
+    let answered = false;
+    void request.finally(() => (answered = true));
+    if (usesPostgres) await until(async () => (answered || (await lockWaits(t, 'FOR UPDATE')) > 0 ? true : undefined));
+  };
+
+  it('waits for the refund\'s answer, and cannot mark a refund failed that the gateway carried out', async () => {
+    const payment = await paidPayment('shepa', 'Order', 120_000);
+    const before = await ledgerOf(t, shop.m.merchantId);
+    const operator = await t.operator();
+    const answer = holdGatewayAnswer(/refund-transaction/);
+    const refunding = refund(payment.paymentId, '60000');
+    await answer.answered;
+    expect(sandboxOf(t).payment(payment.authority)).toMatchObject({ refundedAmount: 60_000n });
+    const resolving = t.graphql(RESOLVE, { id: payment.paymentId }, { authorization: operator });
+    await operatorWaits(resolving);
+    answer.release();
+    expect((await refunding).data).toMatchObject({ refundedAmount: '60000', refunds: [{ status: 'REFUNDED', resolvedBy: 'gateway' }] });
+    // The operator finds it settled by the gateway: nothing of theirs applies.
+    expect((await resolving).data.resolveInvoicePaymentRefund).toEqual({ __typename: 'AppError', code: 'INVALID_STATE_TRANSITION' });
+    expect(sandboxOf(t).payment(payment.authority)).toMatchObject({ refundCalls: 1, refundedAmount: 60_000n });
+    expect((await ledgerOf(t, shop.m.merchantId)).merchant - before.merchant).toBe(-60_000n);
+  });
+
+  it('waits for the answer about money being returned, and cannot mark a return failed that the gateway made', async () => {
+    const payment = await shop.newPayment('shepa', '[sandbox:amount_mismatch] Order', 120_000);
+    const operator = await t.operator();
+    const answer = holdGatewayAnswer(/refund-transaction/);
+    const paying = payAtGateway(payment.redirectUrl);
+    await answer.answered;
+    const resolving = t.graphql(RESOLVE, { id: payment.paymentId }, { authorization: operator });
+    await operatorWaits(resolving);
+    answer.release();
+    await paying;
+    expect((await resolving).data.resolveInvoicePaymentRefund).toEqual({ __typename: 'AppError', code: 'INVALID_STATE_TRANSITION' });
+    expect(sandboxOf(t).payment(payment.authority)).toMatchObject({ status: 'refunded' });
+    const attempts = await t.app.deps.prisma.invoicePaymentAttempt.findMany({ where: { paymentId: payment.paymentId } });
+    expect(attempts.map((attempt) => attempt.status)).toEqual(['reversed']);
   });
 });

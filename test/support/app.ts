@@ -134,3 +134,22 @@ export async function expectLedgerBalanced(testApp: TestApp): Promise<void> {
   const result = await verifyLedger(testApp.app.deps.prisma);
   if (result.violations.length > 0) throw new Error(`ledger violations: ${JSON.stringify(result.violations)}`);
 }
+
+/** Polls until `check` answers something: PostgreSQL does not announce that a backend waits for a lock. */
+export async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const found = await check();
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** How many of this database's backends wait for a lock while running a statement that contains `text` (PostgreSQL only). */
+export async function lockWaits(t: TestApp, text: string): Promise<number> {
+  const [row] = await t.app.deps.sql.$queryRawUnsafe<{ count: number }[]>(
+    `SELECT count(*)::int AS count FROM pg_stat_activity
+     WHERE datname = current_database() AND wait_event_type = 'Lock' AND position($1 in query) > 0`,
+    text,
+  );
+  return row!.count;
+}

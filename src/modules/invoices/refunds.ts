@@ -145,13 +145,13 @@ async function resolveWithGateway(connector: GatewayConnector, input: RefundInpu
 /**
  * Applies a refund's outcome under the payment's lock: refunded moves the money in the ledger and
  * the payment (and invoice) on; failed frees the amount; unknown only notes why it is pending. A
- * refund that is no longer pending (settled meanwhile) is left as it is.
+ * refund that is no longer pending (settled meanwhile) is left as it is: answers false.
  */
-async function applyOutcome(tx: Db, refundId: string, answer: GatewayAnswer, resolvedBy: RefundResolver, now: Date): Promise<void> {
+async function applyOutcome(tx: Db, refundId: string, answer: GatewayAnswer, resolvedBy: RefundResolver, now: Date): Promise<boolean> {
   const head = await tx.invoicePaymentRefund.findUniqueOrThrow({ where: { id: refundId } });
   const locked = await lockPayment(tx, head.paymentId);
   const refund = await tx.invoicePaymentRefund.findUniqueOrThrow({ where: { id: refundId } });
-  if (!locked || refund.status !== 'pending') return;
+  if (!locked || refund.status !== 'pending') return false;
   const { invoice } = locked;
   let { payment } = locked;
   if (answer.kind === 'unknown') {
@@ -160,14 +160,14 @@ async function applyOutcome(tx: Db, refundId: string, answer: GatewayAnswer, res
       where: { id: payment.id },
       data: { note: `A refund of ${refund.amount} rials is pending: ${answer.detail}`, updatedAt: now },
     });
-    return;
+    return true;
   }
   const refundPendingAmount = payment.refundPendingAmount - refund.amount;
   if (answer.kind === 'refused') {
     await tx.invoicePaymentRefund.update({ where: { id: refundId }, data: { status: 'failed', note: answer.detail, resolvedBy, resolvedAt: now } });
     payment = await tx.invoicePayment.update({ where: { id: payment.id }, data: { refundPendingAmount, note: answer.detail, updatedAt: now } });
     await recordEvents(tx, [paymentEvent(payment, 'payment.refund_failed', { refundId, amount: refund.amount.toString(), reason: answer.detail })], now);
-    return;
+    return true;
   }
   const transferId = await moveMoney(
     tx,
@@ -194,6 +194,7 @@ async function applyOutcome(tx: Db, refundId: string, answer: GatewayAnswer, res
     await recordEvents(tx, [paymentEvent(payment, 'payment.refunded', { refundId, amount: refund.amount.toString(), partial: true })], now);
   }
   await updateInvoice(tx, invoice, { refundedAmount: invoice.refundedAmount + refund.amount }, now);
+  return true;
 }
 
 /** Drives a pending refund: asks the gateway for it (`send`) or about it (`resolve`), then applies the answer. */
@@ -203,17 +204,25 @@ async function settle(deps: ServiceDeps, refundId: string, mode: 'send' | 'resol
   // The first request for it is still waiting for the gateway (it notes an unknown outcome when done).
   const inFlight = refund.note === null && deps.clock.now().getTime() - refund.createdAt.getTime() < 2 * deps.config.GATEWAY_TIMEOUT_MS + 5_000;
   if (mode === 'resolve' && inFlight) return;
-  const connector = await connectorFor(deps.prisma, deps, refund.merchantId, refund.payment.gateway as GatewayName);
-  const input = refundInput(refund.payment, refund);
-  let answer: GatewayAnswer;
-  try {
-    answer = mode === 'send' ? await sendRefund(connector, input) : await resolveWithGateway(connector, input);
-  } catch (error) {
-    deps.logger.error({ err: error, refundId }, 'unexpected failure asking the gateway for a refund; it stays pending');
-    answer = { kind: 'unknown', detail: 'Unexpected failure while asking the gateway.' };
-  }
-  if (answer.kind === 'unknown') deps.logger.warn({ refundId, paymentId: refund.paymentId, detail: answer.detail }, 'refund left pending');
-  await transact(deps, (tx) => applyOutcome(tx, refundId, answer, resolvedBy, deps.clock.now()));
+  // The payment stays locked while the gateway is asked, as a check of a payment does: an operator
+  // settling the refund meanwhile (resolveRefund) waits for the answer and then finds it settled,
+  // rather than settling it the other way while the gateway carries it out.
+  await transact(deps, async (tx) => {
+    const locked = await lockPayment(tx, refund.paymentId);
+    const current = await tx.invoicePaymentRefund.findUniqueOrThrow({ where: { id: refundId } });
+    if (!locked || current.status !== 'pending') return;
+    const connector = await connectorFor(tx, deps, refund.merchantId, refund.payment.gateway as GatewayName);
+    const input = refundInput(locked.payment, current);
+    let answer: GatewayAnswer;
+    try {
+      answer = mode === 'send' ? await sendRefund(connector, input) : await resolveWithGateway(connector, input);
+    } catch (error) {
+      deps.logger.error({ err: error, refundId }, 'unexpected failure asking the gateway for a refund; it stays pending');
+      answer = { kind: 'unknown', detail: 'Unexpected failure while asking the gateway.' };
+    }
+    if (answer.kind === 'unknown') deps.logger.warn({ refundId, paymentId: refund.paymentId, detail: answer.detail }, 'refund left pending');
+    await applyOutcome(tx, refundId, answer, resolvedBy, deps.clock.now());
+  });
 }
 
 async function findTarget(tx: Db, merchantId: string, target: RefundTarget): Promise<string | null> {
@@ -305,7 +314,9 @@ export async function resolveRefund(
     const note = resolution.outcome === 'failed' ? (resolution.note ?? 'An operator found that the gateway did not refund it.') : null;
     const answer: GatewayAnswer =
       resolution.outcome === 'refunded' ? { kind: 'refunded', reference: resolution.reference ?? null } : { kind: 'refused', detail: note! };
-    await transact(deps, (tx) => applyOutcome(tx, pending.id, answer, 'operator', deps.clock.now()));
+    const applied = await transact(deps, (tx) => applyOutcome(tx, pending.id, answer, 'operator', deps.clock.now()));
+    // The gateway's answer to the request that sent it came first (see settle).
+    if (!applied) throw new AppError('INVALID_STATE_TRANSITION', 'The refund was settled meanwhile by the gateway\'s answer; this resolution was not applied.');
     const refund = await deps.prisma.invoicePaymentRefund.findUniqueOrThrow({ where: { id: pending.id } });
     return { payment: await deps.prisma.invoicePayment.findUniqueOrThrow({ where: { id: paymentId } }), refund, attemptId: null };
   }

@@ -169,14 +169,16 @@ async function returnDeferred(deps: ServiceDeps, deferred: DeferredReturn[]): Pr
   for (const { attemptId, input } of deferred) {
     try {
       const head = await deps.prisma.invoicePaymentAttempt.findUniqueOrThrow({ where: { id: attemptId } });
-      const connector = await connectorFor(deps.prisma, deps, head.merchantId, head.gateway as GatewayName);
-      const answer = await askReturn(connector, input);
-      const settled: AttemptStatus =
-        answer instanceof GatewayError ? (answer instanceof GatewayUnavailableError ? 'reverse_unknown' : 'reverse_failed') : answer;
+      // The payment stays locked while the gateway is asked: an operator settling the return
+      // meanwhile (resolveRefund) waits for the answer, and one who settled it first is not asked over.
       await transact(deps, async (tx) => {
         const locked = await lockPayment(tx, head.paymentId);
         const attempt = await tx.invoicePaymentAttempt.findUniqueOrThrow({ where: { id: attemptId } });
         if (!locked || attempt.status !== 'reverse_unknown') return;
+        const connector = await connectorFor(tx, deps, head.merchantId, head.gateway as GatewayName);
+        const answer = await askReturn(connector, input);
+        const settled: AttemptStatus =
+          answer instanceof GatewayError ? (answer instanceof GatewayUnavailableError ? 'reverse_unknown' : 'reverse_failed') : answer;
         const now = deps.clock.now();
         if (settled !== 'reverse_unknown') await tx.invoicePaymentAttempt.update({ where: { id: attemptId }, data: { status: settled, updatedAt: now } });
         let { payment } = locked;
