@@ -8,10 +8,10 @@ import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { deliverDueCallbacks, RETRY_WINDOW_MS, retryDelayMs } from '../../src/modules/charges/callbacks.ts';
 import { configureCharges } from '../../src/modules/charges/runtime.ts';
 import { verifyWebhook } from '../../src/modules/charges/webhook-signature.ts';
-import { startApp, TestClock, token, usesPostgres, type TestApp } from '../support/app.ts';
+import { startApp, TestClock, token, until, usesPostgres, type TestApp } from '../support/app.ts';
 import { basicOf, CHARGES_PATH, createLegacyCharge, customer, MANUAL } from './support.ts';
 
-type Behaviour = 'ok' | 'fail' | 'hang' | 'redirect';
+type Behaviour = 'ok' | 'fail' | 'hang' | 'redirect' | 'hold';
 
 interface Received {
   id: string;
@@ -28,6 +28,8 @@ class Receiver {
   readonly received: Received[] = [];
   readonly effects = new Map<string, unknown>();
   readonly hanging = new Set<ServerResponse>();
+  /** Requests answered when the test says, with the status it gives. */
+  readonly held: ((status: number) => void)[] = [];
   secret = '';
   plan: (id: string, attempt: number, path: string) => Behaviour = () => 'ok';
   redirectTo = '';
@@ -67,6 +69,10 @@ class Receiver {
     if (verification.ok && !this.effects.has(id)) this.effects.set(id, JSON.parse(body));
     if (behaviour === 'hang') {
       this.hanging.add(response);
+      return;
+    }
+    if (behaviour === 'hold') {
+      this.held.push((status) => response.writeHead(status).end());
       return;
     }
     response.writeHead(204).end();
@@ -119,6 +125,9 @@ async function chargeWithTwoCallbacks(m: MerchantCredentials, callbackUrl = rece
   expect(response.status).toBe(200);
   return charge.id as number;
 }
+
+const REDELIVER = `mutation ($id: ID!) { redeliverChargeCallback(id: $id) {
+  __typename ... on MutationRedeliverChargeCallbackSuccess { data { id status } } ... on AppError { code } } }`;
 
 const deliveriesOf = (chargeId: number) =>
   t.app.deps.prisma.chargeCallbackDelivery.findMany({ where: { chargeId }, orderBy: { id: 'asc' }, include: { attemptLog: { orderBy: { number: 'asc' } } } });
@@ -215,6 +224,45 @@ describe('callback delivery', () => {
     expect(retryDelayMs(30, () => 0.5)).toBe(3_600_000);
     expect(retryDelayMs(1, () => 0)).toBe(8_000);
     expect(retryDelayMs(1, () => 1)).toBe(12_000);
+  });
+
+  it('keeps a redelivery asked while the delivery is being sent, and sends it again once that attempt failed', async () => {
+    const m = await merchantWithSecret();
+    const chargeId = await chargeWithTwoCallbacks(m);
+    const [first] = await deliveriesOf(chargeId);
+    receiver.plan = (id, attempt) => (id === first!.id && attempt === 1 ? 'hold' : 'ok');
+    // Past the retry window: the attempt under way is the last one, unless redelivered.
+    clock.advance(RETRY_WINDOW_MS + 60_000);
+    const round = deliverDueCallbacks(t.app.deps, [m.merchantId]);
+    await until(async () => (receiver.held.length > 0 ? true : undefined));
+    const asked = await t.graphql(REDELIVER, { id: first!.id }, { authorization: token(m) });
+    expect(asked.data.redeliverChargeCallback.data).toEqual({ id: first!.id, status: 'PENDING' });
+    receiver.held.shift()!(500);
+    await round;
+    await deliverDueCallbacks(t.app.deps, [m.merchantId]);
+    const [after] = await deliveriesOf(chargeId);
+    expect(after).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(after!.attemptLog.map((attempt) => [attempt.number, attempt.responseStatus])).toEqual([
+      [1, 500],
+      [2, 204],
+    ]);
+  });
+
+  it('lets no second worker send a delivery being sent, even when it is redelivered meanwhile', async () => {
+    const m = await merchantWithSecret();
+    const chargeId = await chargeWithTwoCallbacks(m);
+    const [first] = await deliveriesOf(chargeId);
+    receiver.plan = (id, attempt) => (id === first!.id && attempt === 1 ? 'hold' : 'ok');
+    const round = deliverDueCallbacks(t.app.deps, [m.merchantId]);
+    await until(async () => (receiver.held.length > 0 ? true : undefined));
+    await t.graphql(REDELIVER, { id: first!.id }, { authorization: token(m) });
+    await deliverDueCallbacks(t.app.deps, [m.merchantId]);
+    expect(receiver.received.filter((entry) => entry.id === first!.id)).toHaveLength(1);
+    receiver.held.shift()!(204);
+    await round;
+    const [after] = await deliveriesOf(chargeId);
+    expect(after).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(receiver.received.filter((entry) => entry.id === first!.id)).toHaveLength(1);
   });
 
   it('sends each due delivery once when two workers run at the same time', async () => {

@@ -95,14 +95,25 @@ export async function queueCallbacks(db: Db, callbacks: CallbackToQueue[], now: 
   });
 }
 
-/** Sends a delivery again (same id and body), with a fresh 24 h of retries. */
+/**
+ * Sends a delivery again (same id and body), with a fresh 24 h of retries. While a worker is sending
+ * it, the redelivery waits for that attempt (see record): sent again at once if it did not get
+ * through, never by a second worker at the same time.
+ */
 export async function redeliverCallback(deps: Deps, merchantId: string, deliveryId: string): Promise<ChargeCallbackDelivery> {
   const now = deps.clock.now();
-  const changed = await deps.prisma.chargeCallbackDelivery.updateMany({
-    where: { id: deliveryId, merchantId },
-    data: { status: 'pending', nextAttemptAt: now, retryUntil: new Date(now.getTime() + RETRY_WINDOW_MS), updatedAt: now },
-  });
-  if (changed.count === 0) throw notFound('Callback delivery');
+  const changed = await deps.prisma.$executeRawUnsafe(
+    `UPDATE charge_callback_deliveries
+     SET status = 'pending', retry_until = $4::timestamptz, updated_at = $3::timestamptz,
+         redelivery_asked = coalesce(leased_until > $3::timestamptz, false),
+         next_attempt_at = CASE WHEN leased_until > $3::timestamptz THEN next_attempt_at ELSE $3::timestamptz END
+     WHERE id = $1 AND merchant_id = $2`,
+    deliveryId,
+    merchantId,
+    now.toISOString(),
+    new Date(now.getTime() + RETRY_WINDOW_MS).toISOString(),
+  );
+  if (changed === 0) throw notFound('Callback delivery');
   return deps.prisma.chargeCallbackDelivery.findUniqueOrThrow({ where: { id: deliveryId } });
 }
 
@@ -111,8 +122,6 @@ interface ClaimedDelivery {
   merchant_id: string;
   url: string;
   body: string;
-  attempts: number;
-  retry_until: Date;
 }
 
 interface AttemptResult {
@@ -146,12 +155,22 @@ async function send(deps: Deps, delivery: ClaimedDelivery, secret: string, now: 
   }
 }
 
+/**
+ * Records an attempt on the delivery as it is now (locked): its attempt count, and a redelivery
+ * asked while the attempt was under way (with a fresh retry window), which sends it again at once
+ * unless this attempt got through.
+ */
 async function record(deps: Deps, delivery: ClaimedDelivery, result: AttemptResult, attemptedAt: Date): Promise<void> {
-  const attempt = delivery.attempts + 1;
   const now = deps.clock.now();
   const delivered = result.error === null;
-  const giveUp = !delivered && (result.permanent || now.getTime() >= delivery.retry_until.getTime());
   await transact(deps, async (tx) => {
+    const [current] = await tx.$queryRawUnsafe<{ attempts: number; retry_until: Date; redelivery_asked: boolean }[]>(
+      `SELECT attempts, retry_until, redelivery_asked FROM charge_callback_deliveries WHERE id = $1 FOR UPDATE`,
+      delivery.id,
+    );
+    const attempt = current!.attempts + 1;
+    const redelivery = current!.redelivery_asked;
+    const giveUp = !delivered && !redelivery && (result.permanent || now.getTime() >= current!.retry_until.getTime());
     await tx.chargeCallbackAttempt.create({
       data: { id: uuidv7(now.getTime()), deliveryId: delivery.id, number: attempt, attemptedAt, responseStatus: result.responseStatus, error: result.error },
     });
@@ -160,7 +179,9 @@ async function record(deps: Deps, delivery: ClaimedDelivery, result: AttemptResu
       data: {
         attempts: attempt,
         status: delivered ? 'delivered' : giveUp ? 'failed' : 'pending',
-        nextAttemptAt: delivered || giveUp ? now : new Date(now.getTime() + retryDelayMs(attempt)),
+        nextAttemptAt: delivered || giveUp || redelivery ? now : new Date(now.getTime() + retryDelayMs(attempt)),
+        leasedUntil: null,
+        redeliveryAsked: false,
         lastStatus: result.responseStatus,
         lastError: result.error,
         ...(delivered ? { deliveredAt: now } : {}),
@@ -173,7 +194,8 @@ async function record(deps: Deps, delivery: ClaimedDelivery, result: AttemptResu
 /**
  * Sends every delivery due now (of the given merchants, or all), in batches; answers how many
  * attempts were made. Each is claimed (and leased past the send timeout) in one statement, so two
- * workers never take the same one.
+ * workers never take the same one; a worker that dies while sending leaves it to the next round
+ * once the lease has run out.
  */
 export async function deliverDueCallbacks(deps: Deps, merchantIds: string[] | null = null): Promise<number> {
   let made = 0;
@@ -183,11 +205,12 @@ export async function deliverDueCallbacks(deps: Deps, merchantIds: string[] | nu
     const claimed = await deps.prisma.$queryRawUnsafe<ClaimedDelivery[]>(
       `WITH due AS (
          SELECT id FROM charge_callback_deliveries
-         WHERE status = 'pending' AND next_attempt_at <= $1::timestamptz AND ($4::text[] IS NULL OR merchant_id = ANY($4::text[]))
+         WHERE status = 'pending' AND next_attempt_at <= $1::timestamptz AND (leased_until IS NULL OR leased_until <= $1::timestamptz)
+           AND ($4::text[] IS NULL OR merchant_id = ANY($4::text[]))
          ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-       UPDATE charge_callback_deliveries d SET next_attempt_at = $3::timestamptz
+       UPDATE charge_callback_deliveries d SET leased_until = $3::timestamptz
        FROM due WHERE d.id = due.id
-       RETURNING d.id, d.merchant_id, d.url, d.body, d.attempts, d.retry_until`,
+       RETURNING d.id, d.merchant_id, d.url, d.body`,
       now.toISOString(),
       CLAIM_BATCH,
       lease.toISOString(),
