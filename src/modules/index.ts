@@ -10,7 +10,7 @@ import { pocketsModule } from './pockets/index.ts';
 import { rechargeModule } from './recharge/index.ts';
 import { walletsModule } from './wallets/index.ts';
 
-/** A refusal the HTTP layer makes before a route runs: a body over its size limit, or a rate limit. */
+/** A refusal the HTTP layer makes itself: a body over its size limit, a rate limit, a method or path no route serves. */
 export interface Refusal {
   code: 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED' | 'NOT_FOUND';
   status: 413 | 429 | 404;
