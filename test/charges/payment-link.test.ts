@@ -15,9 +15,15 @@ import {
   waitingFor,
 } from './support.ts';
 
-/** The sandbox, whose next debit can be held in flight until the test lets it go. */
+/** The sandbox, whose next debit can be held in flight until the test lets it go, or have its answer lost. */
 class HoldingProcessor extends SandboxCardProcessor {
   #held: { arrive: () => void; released: Promise<void> } | null = null;
+  #loseNext = false;
+
+  /** The next debit is carried out, and its answer never comes back. */
+  loseNextAnswer(): void {
+    this.#loseNext = true;
+  }
 
   holdNext(): { arrived: Promise<void>; release: () => void } {
     let arrive!: () => void;
@@ -34,7 +40,12 @@ class HoldingProcessor extends SandboxCardProcessor {
       held.arrive();
       await held.released;
     }
-    return super.debit(request);
+    const outcome = await super.debit(request);
+    if (this.#loseNext) {
+      this.#loseNext = false;
+      throw new Error('socket hang up');
+    }
+    return outcome;
   }
 }
 
@@ -57,6 +68,17 @@ const pay = (billing: string, installment: number, cardToken: string) =>
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ billing, installment: String(installment), card_token: cardToken }).toString(),
   });
+
+/** A new charge whose first installment the payer paid by card on the payment page, the processor's answer lost: answered 402, the card charged. */
+async function lostDebit(amount: number, dueDate: string, cardToken: string) {
+  const m = await t.merchant();
+  const charge = await createLegacyCharge(t, m, { amount, description: 'x', due_date: dueDate, customer: customer() });
+  const debits = processor.debits.length;
+  processor.loseNextAnswer();
+  expect((await pay(billingOf(charge), 1, cardToken)).status).toBe(402);
+  expect(processor.debits.length).toBe(debits + 1);
+  return { m, charge, debits };
+}
 
 describe('payment link', () => {
   it('shows the charge to the payer and takes a card payment into the ledger', async () => {
@@ -178,6 +200,35 @@ describe('payment link', () => {
     const second = await t.app.deps.prisma.chargeInstallment.findFirstOrThrow({ where: { chargeId: charge.id, number: 2 } });
     expect(second).toMatchObject({ status: 'paid', paymentMethod: 'external' });
     expect(await merchantBalance(t, m.merchantId)).toBe(4000n);
+  });
+
+  it('charges the card once when a debit\'s answer is lost: the payer\'s next try finds it approved', async () => {
+    const { m, charge, debits } = await lostDebit(70, '2030-03-10', 'tok_lost_0001');
+    // In doubt: the merchant cannot record another payment of it meanwhile.
+    const external = await t.graphql(
+      `mutation ($id: ID!) { payChargeInstallment(chargeId: $id, number: 1) { __typename ... on AppError { code } } }`,
+      { id: String(charge.id) },
+      { authorization: token(m) },
+    );
+    expect(external.data.payChargeInstallment).toEqual({ __typename: 'AppError', code: 'CONFLICT' });
+    clock.advance(6 * 60 * 1000);
+    const again = await pay(billingOf(charge), 1, 'tok_other_0001');
+    expect(again.status).toBe(200);
+    expect(processor.debits.length).toBe(debits + 1);
+    const installment = await t.app.deps.prisma.chargeInstallment.findFirstOrThrow({ where: { chargeId: charge.id, number: 1 } });
+    expect(installment).toMatchObject({ status: 'paid', paymentMethod: 'payment_link', debitKey: null, debitCard: null, debitAmount: null });
+    expect(await merchantBalance(t, m.merchantId)).toBe(7000n);
+  });
+
+  it('has the scheduler ask about a payment-page debit whose answer was lost, and record it', async () => {
+    const { m, charge, debits } = await lostDebit(30, '2030-04-10', 'tok_lost_0004');
+    clock.advance(6 * 60 * 1000);
+    await runSchedulerRound(t.app.deps, { merchantIds: [m.merchantId] });
+    const installment = await t.app.deps.prisma.chargeInstallment.findFirstOrThrow({ where: { chargeId: charge.id, number: 1 } });
+    expect(installment).toMatchObject({ status: 'paid', paymentMethod: 'payment_link', debitKey: null });
+    expect(processor.debits.length).toBe(debits + 1);
+    expect(await paymentTransfers(t, m.merchantId)).toHaveLength(1);
+    expect(await merchantBalance(t, m.merchantId)).toBe(3000n);
   });
 
   it('keeps the card of an auto-debit charge for the next installments', async () => {

@@ -201,9 +201,9 @@ const CreateChargeInput = builder.inputType('CreateChargeInput', {
 const UpdateChargeInput = builder.inputType('UpdateChargeInput', {
   description: 'Only the fields given change; null clears lastChargeDate, callbackUrl and cardToken.',
   fields: (t) => ({
-    amount: t.field({ type: 'BigInt', description: 'Only while nothing is paid and no card debit is in flight (else CONFLICT): the installments are laid out again.' }),
+    amount: t.field({ type: 'BigInt', description: 'Only while nothing is paid and no card debit is in flight or in doubt (else CONFLICT): the installments are laid out again.' }),
     description: t.string(),
-    dueDate: t.string({ description: 'Only while nothing is paid and no card debit is in flight (else CONFLICT): the installments are laid out again.' }),
+    dueDate: t.string({ description: 'Only while nothing is paid and no card debit is in flight or in doubt (else CONFLICT): the installments are laid out again.' }),
     lastChargeDate: t.string(),
     callbackUrl: t.string(),
     autoDebit: t.boolean(),

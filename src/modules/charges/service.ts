@@ -118,9 +118,15 @@ async function lockInstallments(tx: Db, chargeId: number, number?: number): Prom
   return tx.chargeInstallment.findMany({ where: { chargeId, ...(number !== undefined ? { number } : {}) }, orderBy: { number: 'asc' } });
 }
 
-/** A card debit of the installment is under way: its processor may approve it at any moment. */
+/**
+ * A card debit of the installment is under way, or was sent and its answer never came (in doubt,
+ * until the scheduler asks the processor again): its processor may have approved it.
+ */
 const debitInFlight = (installment: ChargeInstallment, now: Date): boolean =>
-  installment.debitLeaseUntil !== null && installment.debitLeaseUntil > now && !isSettled(installment);
+  !isSettled(installment) && ((installment.debitLeaseUntil !== null && installment.debitLeaseUntil > now) || installment.debitKey !== null);
+
+/** An installment's columns once no card debit is under way or in doubt. */
+export const NO_DEBIT_IN_FLIGHT = { debitLeaseUntil: null, debitKey: null, debitCard: null, debitAmount: null } as const;
 
 export function findCharge(db: Db, merchantId: string, chargeId: number): Promise<ChargeRecord | null> {
   return db.charge.findFirst({ where: { id: chargeId, merchantId }, include: INCLUDE_RECORD });
@@ -495,7 +501,7 @@ async function recordPayment(tx: Db, deps: Deps, charge: Charge, installment: Ch
       paymentMethod: payment.method,
       paymentReference: payment.reference,
       transferId: outcome!.transfer.id,
-      debitLeaseUntil: null,
+      ...NO_DEBIT_IN_FLIGHT,
       updatedAt: now,
     },
   });
@@ -519,7 +525,7 @@ export async function recordExternalPayment(
       if (!installment) throw new AppError('NOT_FOUND', `The charge has no installment ${input.number}.`, 'number');
       const now = deps.clock.now();
       if (debitInFlight(installment, now)) {
-        throw new AppError('CONFLICT', 'A card debit of this installment is in progress; retry in a few minutes.', 'number');
+        throw new AppError('CONFLICT', 'A card debit of this installment is in progress or awaits the processor\'s answer; retry in a few minutes.', 'number');
       }
       const paid = await recordPayment(tx, deps, charge, installment, {
         method: 'external',
