@@ -109,9 +109,9 @@ const Echoed = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 const ChargeResultItem = z
   .object({
-    token: z.string().or(Echoed).openapi({ description: 'On success the canonical token; on a failed item the value sent, or null.' }),
-    phone_number: z.string().or(Echoed).openapi({ description: 'On success the canonical number; on a failed item the canonical number once valid, else the value sent, or null.' }),
-    amount: z.number().int().or(Echoed).openapi({ description: 'On success the amount in minor units; on a failed item the value sent, or null.' }),
+    token: Echoed.openapi({ description: 'On success the canonical token; on a failed item the value sent, or null.' }),
+    phone_number: Echoed.openapi({ description: 'On success the canonical number; on a failed item the canonical number once valid, else the value sent, or null.' }),
+    amount: Echoed.openapi({ description: 'On success the amount in minor units (an integer); on a failed item the value sent, or null.' }),
     status: z.enum(['success', 'error']),
     message: z.string(),
   })
