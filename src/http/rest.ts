@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import { legacyRoutes, modules, type Refusal } from '../modules/index.ts';
 import { oauthRoutes } from '../modules/merchants/oauth.ts';
 import { dashboardRoutes } from './dashboard.ts';
+import { PAGE_HEADERS } from './html.ts';
 import { graphqlServerContext, logRequest, requestIdOf } from './listener.ts';
 
 export interface HttpVariables {
@@ -149,6 +150,14 @@ export function createHttpApp(deps: Deps, yoga: Yoga, database: Database, inFlig
       }
     }
     return withActor(actorOf(principal, { action: `${c.req.method} ${c.req.path}`, requestId: c.get('requestId'), reason }), next);
+  });
+
+  // The payer-facing pages' headers (PAGE_HEADERS), on every HTML answer that sets none of its own
+  // (the dashboard has its own policy; GraphiQL, on /graphql, loads its scripts).
+  app.use('*', async (c, next) => {
+    await next();
+    if (isGraphQL(c) || c.res.headers.has('content-security-policy') || !c.res.headers.get('content-type')?.startsWith('text/html')) return;
+    for (const [name, value] of Object.entries(PAGE_HEADERS)) c.res.headers.set(name, value);
   });
 
   app.on(['GET', 'POST', 'OPTIONS'], yoga.graphqlEndpoint, (c) =>

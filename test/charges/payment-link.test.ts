@@ -97,6 +97,10 @@ describe('payment link', () => {
     const page = await t.request('GET', `/vpos?billing=${billing}`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    // No other site may frame it, nor anything load into it but its own style.
+    expect(page.headers.get('content-security-policy')).toBe("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('cache-control')).toBe('no-store');
     expect(page.text).toContain('Mensalidade &#60;escola&#62;');
     expect(page.text).toContain('R$ 100,00');
     expect(page.text.match(/data-status="pending"/g)).toHaveLength(3);

@@ -93,6 +93,8 @@ export async function followCallback(callback: URL): Promise<PayerTrip> {
   const result = new URL(atCallback.headers.get('location')!);
   const page = await get(result);
   expect(page.status).toBe(200);
+  // A payer-facing page: no other site may frame it (see PAGE_HEADERS).
+  expect(page.headers.get('x-frame-options')).toBe('DENY');
   return { callback, callbackStatus: 302, result, html: await page.text() };
 }
 
