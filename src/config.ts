@@ -85,7 +85,7 @@ const schema = z.object({
     .int()
     .min(1)
     .default(1000)
-    .describe('Events a subscription may have waiting for a client that does not read; past it the client is dropped as a slow consumer (WebSocket close 4008, SSE stream ended).'),
+    .describe('Events a subscription may have waiting for a client that has read none for a second (ten times as many for one still reading); past it the client is dropped as a slow consumer (WebSocket close 4008, SSE stream ended).'),
   WS_MAX_BUFFERED_BYTES: z.coerce
     .number()
     .int()

@@ -289,6 +289,8 @@ function findCredential(db: Db, where: { secretHash: string } | { kind_publicId:
  */
 export class Authenticator {
   readonly #cache = new Map<string, { principal: Principal | null; until: number }>();
+  readonly #pending = new Map<string, Promise<Principal | null>>();
+  #generation = 0;
 
   constructor(
     private readonly db: Db,
@@ -300,8 +302,20 @@ export class Authenticator {
     const now = this.clock.now().getTime();
     const cached = this.#cache.get(header);
     if (cached && cached.until > now) return cached.principal;
+    // Every open subscription of a credential checks it at each event: one lookup serves them all.
+    let pending = this.#pending.get(header);
+    if (!pending) {
+      pending = this.#lookUp(header, now).finally(() => this.#pending.delete(header));
+      this.#pending.set(header, pending);
+    }
+    return pending;
+  }
+
+  async #lookUp(header: string, now: number): Promise<Principal | null> {
+    const generation = this.#generation;
     const { principal, expiresAt } = await this.#resolve(header, now);
-    if (this.cacheMs > 0) {
+    // A lookup that began before an invalidation may have read the credential before its change.
+    if (this.cacheMs > 0 && generation === this.#generation) {
       if (this.#cache.size > 10_000) this.#cache.clear();
       this.#cache.set(header, { principal, until: Math.min(now + this.cacheMs, expiresAt ?? Number.POSITIVE_INFINITY) });
     }
@@ -310,7 +324,9 @@ export class Authenticator {
 
   /** Forgets cached lookups, after a rotation or revocation in this process. */
   invalidate(): void {
+    this.#generation++;
     this.#cache.clear();
+    this.#pending.clear();
   }
 
   async #resolve(header: string, now: number): Promise<{ principal: Principal | null; expiresAt?: number }> {

@@ -56,7 +56,9 @@ export function runEvents(run: EventRun<unknown>): EventMessage[] {
 /**
  * A live subscription to one channel. Events wait in a bounded queue until the consumer asks for
  * them: a consumer that does not read (a client whose socket is full) makes the queue overflow,
- * and the subscription then fails with SLOW_CONSUMER instead of holding events without limit.
+ * and the subscription then fails with SLOW_CONSUMER instead of holding events without limit. The
+ * queue overflows at its limit once the consumer has asked for nothing for STALLED_MS, and at
+ * BURST_ALLOWANCE times its limit while it still reads.
  */
 export interface LiveSubscription extends AsyncIterableIterator<EventMessage> {
   /** True once events were dropped because the consumer fell `limit` events behind. */
@@ -86,8 +88,18 @@ interface Listener {
   gap(): void;
 }
 
+/** A consumer that has taken no event for this long while its queue is full is not reading. */
+const STALLED_MS = 1000;
+/**
+ * How many times its limit a queue may hold for a consumer that is reading: events arrive in
+ * bursts (a relay round publishes up to 5,000 at once), faster than any client takes them.
+ */
+const BURST_ALLOWANCE = 10;
+
 class QueuedSubscription implements LiveSubscription {
   #queue: EventMessage[] = [];
+  /** When the consumer last asked for an event. */
+  #lastTake = Date.now();
   #waiting: { resolve: (result: IteratorResult<EventMessage> | 'gap') => void; gaps: boolean } | null = null;
   #done = false;
   #overflowed = false;
@@ -129,7 +141,8 @@ class QueuedSubscription implements LiveSubscription {
       resolve({ value: message, done: false });
       return;
     }
-    if (this.#queue.length >= this.limit) {
+    const behind = this.#queue.length;
+    if (behind >= this.limit && (behind >= this.limit * BURST_ALLOWANCE || Date.now() - this.#lastTake >= STALLED_MS)) {
       this.#overflowed = true;
       this.#queue = [];
       this.#finish();
@@ -154,6 +167,7 @@ class QueuedSubscription implements LiveSubscription {
   }
 
   #take(gaps: boolean): Promise<IteratorResult<EventMessage> | 'gap'> {
+    this.#lastTake = Date.now();
     if (gaps && this.#gapPending) {
       this.#gapPending = false;
       return Promise.resolve('gap');

@@ -81,6 +81,8 @@ export async function* merchantEvents(deps: Deps, merchantId: string, after: big
   }
 }
 
+const MAX_EVENT_ID = 2n ** 63n - 1n;
+
 /**
  * The position a resumable subscription starts after: the SSE `Last-Event-ID` header when the
  * request carries one (a reconnecting EventSource sends the id of the last message it received,
@@ -89,7 +91,8 @@ export async function* merchantEvents(deps: Deps, merchantId: string, after: big
 export function resumePosition(ctx: GraphQLContext, after: unknown, field = 'after'): bigint | null {
   const given = ctx.stream?.lastEventId ?? (after === null || after === undefined ? null : String(after));
   if (given === null) return null;
-  if (!/^\d{1,19}$/.test(given)) throw invalid(field, `${field} is an event id.`);
+  // Event ids are PostgreSQL bigints: nineteen digits may still pass its largest.
+  if (!/^\d{1,19}$/.test(given) || BigInt(given) > MAX_EVENT_ID) throw invalid(field, `${field} is an event id.`);
   return BigInt(given);
 }
 

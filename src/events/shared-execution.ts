@@ -85,7 +85,14 @@ export function sharedSubscriptionExecution(): Plugin<GraphQLContext> {
     onSubscribe: ({ subscribeFn, setSubscribeFn }) => {
       setSubscribeFn(async (args) => {
         if (Array.isArray(buildExecutionContext(args as ExecutorArgs))) return subscribeFn(args);
-        const source = await createSourceEventStream(args);
+        let source: Awaited<ReturnType<typeof createSourceEventStream>>;
+        try {
+          source = await createSourceEventStream(args);
+        } catch (error) {
+          // Answered as the operation's error (masked, logged), so that its slot is freed like any
+          // other failed subscription's, and the connection's other subscriptions live on.
+          return { errors: [new GraphQLError(String((error as Error)?.message ?? error), { originalError: error as Error })] };
+        }
         return isAsyncIterable(source) ? eachResult(source, args) : source;
       });
     },

@@ -1,4 +1,4 @@
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { GraphQLError, Kind, type ExecutionResult, type SelectionSetNode, type ValidationRule } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../graphql/context.ts';
 
@@ -103,6 +103,37 @@ function releasing<T>(source: AsyncIterable<T>, release: () => void): AsyncGener
   return stream;
 }
 
+/**
+ * Ends a subscription at its first event after its credential stopped working (revoked, rotated
+ * or expired, as seen within CREDENTIAL_CACHE_MS): that event is not delivered; an UNAUTHENTICATED
+ * error is, and the stream completes. A live stream is so checked as often as it delivers, as a
+ * request is on every operation.
+ */
+function whileCredentialLive(source: AsyncIterable<ExecutionResult>, ctx: GraphQLContext): AsyncIterable<ExecutionResult> {
+  const authorization = ctx.authorization;
+  if (authorization === null) return source;
+  const iterator = source[Symbol.asyncIterator]();
+  let ended = false;
+  const stream: AsyncIterableIterator<ExecutionResult> = {
+    [Symbol.asyncIterator]: () => stream,
+    next: async () => {
+      if (ended) return { done: true, value: undefined };
+      const step = await iterator.next();
+      if (step.done || (await ctx.deps.auth.authenticate(authorization))) return step;
+      ended = true;
+      await iterator.return?.();
+      const error = new GraphQLError('The credentials of this subscription were revoked or have expired.', { extensions: { code: 'UNAUTHENTICATED' } });
+      return { done: false, value: { errors: [error] } };
+    },
+    return: async (value?: unknown) => (await iterator.return?.(value)) ?? { done: true, value: undefined },
+    throw: async (error?: unknown) => {
+      if (iterator.throw) return iterator.throw(error);
+      throw error;
+    },
+  };
+  return stream;
+}
+
 const ownerOf = (ctx: GraphQLContext): string | null =>
   ctx.principal?.kind === 'merchant' ? `merchant:${ctx.principal.merchantId}` : ctx.principal ? `operator:${ctx.principal.credentialId}` : null;
 
@@ -123,7 +154,7 @@ export function subscriptionLimits(registry: SubscriptionRegistry): Plugin<Graph
       };
       return {
         onSubscribeResult: ({ result, setResult }) => {
-          if (isAsyncIterable(result)) setResult(releasing(result, end));
+          if (isAsyncIterable(result)) setResult(releasing(whileCredentialLive(result, ctx), end));
           else end();
         },
         onSubscribeError: () => end(),
@@ -131,6 +162,42 @@ export function subscriptionLimits(registry: SubscriptionRegistry): Plugin<Graph
     },
   };
 }
+
+/**
+ * Refuses `@skip` and `@include` on what a subscription selects at its root, as the GraphQL
+ * specification does since its 2021 edition: a subscription whose one root field is left out has
+ * no event stream to start.
+ */
+const unconditionalRoot: ValidationRule = (context) => ({
+  OperationDefinition(operation) {
+    if (operation.operation !== 'subscription') return;
+    const seen = new Set<string>();
+    const walk = (selectionSet: SelectionSetNode) => {
+      for (const selection of selectionSet.selections) {
+        const directive = selection.directives?.find((d) => d.name.value === 'skip' || d.name.value === 'include');
+        if (directive) {
+          context.reportError(
+            new GraphQLError(`A subscription's root field cannot be skipped or included conditionally (@${directive.name.value}).`, {
+              nodes: directive,
+              extensions: { code: 'VALIDATION_FAILED' },
+            }),
+          );
+        }
+        if (selection.kind === Kind.INLINE_FRAGMENT) walk(selection.selectionSet);
+        else if (selection.kind === Kind.FRAGMENT_SPREAD && !seen.has(selection.name.value)) {
+          seen.add(selection.name.value);
+          const fragment = context.getFragment(selection.name.value);
+          if (fragment) walk(fragment.selectionSet);
+        }
+      }
+    };
+    walk(operation.selectionSet);
+  },
+});
+
+export const unconditionalSubscriptionRoot: Plugin<GraphQLContext> = {
+  onValidate: ({ addValidationRule }) => addValidationRule(unconditionalRoot),
+};
 
 /**
  * Gives each SSE message of a resumable subscription an `id:` line holding its event id, so that

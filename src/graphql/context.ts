@@ -6,6 +6,8 @@ import type { ConnectionSubscriptions, StreamCursor } from '../events/subscripti
 export interface GraphQLContext {
   deps: Deps;
   principal: Principal | null;
+  /** The credential the principal was resolved from (the Authorization header, or connection_init's). */
+  authorization: string | null;
   requestId: string;
   /** From the `Idempotency-Key` header; a mutation's own `idempotencyKey` argument wins. */
   idempotencyKey: string | null;

@@ -4,8 +4,9 @@ import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import { sharedSubscriptionExecution } from '../events/shared-execution.ts';
-import { sseEventIds, subscriptionLimits, type ConnectionSubscriptions, type StreamCursor } from '../events/subscriptions.ts';
+import { sseEventIds, subscriptionLimits, unconditionalSubscriptionRoot, type ConnectionSubscriptions, type StreamCursor } from '../events/subscriptions.ts';
 import { AccessError, AppError } from '../errors.ts';
+import { headerKey } from '../idempotency/idempotency.ts';
 import { armorPlugin, csrfPreventionPlugin, introspectionPlugin, jsonBodiesPlugin, rateLimitPlugin } from '../limits/graphql.ts';
 import { hasUnstorableText, ILL_FORMED_TEXT_MESSAGE } from '../lib/unicode.ts';
 import type { Logger } from '../logger.ts';
@@ -16,8 +17,11 @@ import { buildSchema } from './schema.ts';
 /** What the HTTP layer (or the WebSocket server) hands to every GraphQL operation. */
 export interface ServerContext {
   requestId: string;
-  /** Set by the WebSocket server, which authenticates once, at connection_init. */
-  wsPrincipal?: Principal;
+  /**
+   * Set by the WebSocket server, which authenticates the connection_init's credential again for
+   * every operation: the principal it resolves to now, and the credential.
+   */
+  ws?: { principal: Principal; authorization: string };
   /** Set by the WebSocket server: the connection's subscription count. */
   connection?: ConnectionSubscriptions;
   /** Set by the HTTP layer for GraphQL requests: SSE resume position and event ids. */
@@ -61,7 +65,7 @@ const unauthenticated = () =>
     extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
   });
 
-function maskError(error: unknown, logger: Logger): GraphQLError {
+export function maskError(error: unknown, logger: Logger): GraphQLError {
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   const located = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
   if (original instanceof AccessError) {
@@ -147,6 +151,7 @@ export function createGraphQL(deps: Deps): Yoga {
       wellFormedVariables,
       wellFormedCursors,
       idempotencyExtension,
+      unconditionalSubscriptionRoot,
       subscriptionLimits(deps.subscriptions),
       sharedSubscriptionExecution(),
       sseEventIds(),
@@ -161,11 +166,11 @@ export function createGraphQL(deps: Deps): Yoga {
         connection: initial.connection,
         stream: initial.stream,
       };
-      if (initial.wsPrincipal) return { ...base, principal: initial.wsPrincipal, idempotencyKey: null };
+      if (initial.ws) return { ...base, principal: initial.ws.principal, authorization: initial.ws.authorization, idempotencyKey: null };
       const header = initial.request.headers.get('authorization');
       const principal = header ? await deps.auth.authenticate(header) : null;
       if (header && !principal) throw unauthenticated();
-      return { ...base, principal, idempotencyKey: initial.request.headers.get('idempotency-key') };
+      return { ...base, principal, authorization: header, idempotencyKey: headerKey(initial.request.headers.get('idempotency-key')) };
     },
   });
 }

@@ -1,15 +1,14 @@
 import type { Server } from 'node:http';
-import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLFormattedError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Principal } from '../auth/principal.ts';
 import type { Deps } from '../deps.ts';
 import type { ConnectionSubscriptions } from '../events/subscriptions.ts';
-import type { Yoga } from '../graphql/yoga.ts';
+import { maskError, type Yoga } from '../graphql/yoga.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
 interface Extra {
-  principal?: Principal;
+  authorization?: string;
   requestId?: string;
   connection?: ConnectionSubscriptions;
 }
@@ -17,6 +16,8 @@ interface Extra {
 /** Close codes of our own, beside graphql-ws's 4400–4499 (see docs/live-updates.md). */
 const CLOSE_IDLE = 1000;
 const CLOSE_SLOW_CONSUMER = 4008;
+/** graphql-ws's own code for a connection whose credential is refused. */
+const CLOSE_FORBIDDEN = 4403;
 // A client that stops reading never answers the close frame; ws drops the TCP connection after
 // its own closing timeout (30 s) in that case.
 
@@ -28,11 +29,11 @@ const isSlowConsumer = (error: unknown): boolean => {
 };
 
 /**
- * graphql-ws on the GraphQL path of the HTTP server. Connections authenticate once, in
- * connection_init's payload (`{"authorization": "<scheme> <credential>"}`, the value of the HTTP
- * header); a missing or bad credential closes the socket with 4403. Every operation then runs
- * through `yoga.getEnveloped`, so Yoga's plugins (masking, subscription limits, context) apply as
- * on HTTP. A connection without subscriptions for WS_IDLE_TIMEOUT_MS is closed with 1000; one
+ * graphql-ws on the GraphQL path of the HTTP server. Connections authenticate in connection_init's
+ * payload (`{"authorization": "<scheme> <credential>"}`, the value of the HTTP header), and that
+ * credential is checked again for every operation: a missing, bad, revoked or expired one closes
+ * the socket with 4403. Every operation then runs through `yoga.getEnveloped`, so Yoga's plugins
+ * (masking, subscription limits, context) apply as on HTTP. A connection without subscriptions for WS_IDLE_TIMEOUT_MS is closed with 1000; one
  * whose client does not read (more than WS_MAX_BUFFERED_BYTES waiting to be sent, or a
  * subscription SUBSCRIPTION_QUEUE_LIMIT events behind) with 4008.
  */
@@ -45,6 +46,15 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
     deps.subscriptions.slowConsumersDropped++;
     deps.logger.warn({ reason, bufferedBytes: socket.bufferedAmount }, 'closing a WebSocket whose client does not keep up');
     socket.close(CLOSE_SLOW_CONSUMER, 'Slow consumer');
+  };
+  /**
+   * An error as HTTP answers it (masked, with its code), without HTTP's status: errors the protocol
+   * layer raises itself (a syntax error, an unknown operation name) reach the socket unmasked.
+   */
+  const formatted = (error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError => {
+    const masked = maskError(error instanceof GraphQLError ? error : new GraphQLError(error.message, { extensions: error.extensions }), deps.logger);
+    const { http: _http, ...extensions } = masked.extensions;
+    return { ...masked.toJSON(), extensions };
   };
   const connections = new WeakMap<WebSocket, ConnectionSubscriptions>();
   wss.on('connection', (socket) => {
@@ -84,20 +94,29 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
         const principal = typeof authorization === 'string' ? await deps.auth.authenticate(authorization) : null;
         if (!principal) return false;
         const extra = ctx.extra as unknown as Extra & { socket: WebSocket };
-        extra.principal = principal;
+        extra.authorization = authorization as string;
         extra.requestId = uuidv7();
         extra.connection = connections.get(extra.socket);
         return true;
       },
-      onNext: (ctx) => {
+      onNext: (ctx, _id, _payload, _args, result) => {
         const { socket } = ctx.extra as unknown as { socket: WebSocket };
         if (socket.bufferedAmount > config.WS_MAX_BUFFERED_BYTES) dropSlow(socket, 'buffered bytes');
+        if (result.errors) return { ...result, errors: result.errors.map(formatted) };
       },
       onError: (ctx, _id, _payload, errors) => {
         if (errors.some(isSlowConsumer)) dropSlow((ctx.extra as unknown as { socket: WebSocket }).socket, 'subscription queue');
+        return errors.map(formatted);
       },
       onSubscribe: async (ctx, _id, payload) => {
-        const extra = ctx.extra as unknown as Extra & { request: Request; socket: unknown };
+        const extra = ctx.extra as unknown as Extra & { request: Request; socket: WebSocket };
+        // The credential is checked for every operation, as on HTTP: one revoked, rotated or
+        // expired since the connection opened closes it (and so ends its subscriptions).
+        const principal = extra.authorization ? await deps.auth.authenticate(extra.authorization) : null;
+        if (!principal) {
+          extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden');
+          return [new GraphQLError('The credentials are invalid, expired or revoked.', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
         const requestId = extra.requestId ?? uuidv7();
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -105,9 +124,9 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
           socket: extra.socket,
           params: payload,
           requestId,
-          wsPrincipal: extra.principal,
+          ws: { principal, authorization: extra.authorization! },
           connection: extra.connection,
-          dropConnection: () => dropSlow(extra.socket as WebSocket, 'subscription queue'),
+          dropConnection: () => dropSlow(extra.socket, 'subscription queue'),
         });
         let document: DocumentNode;
         try {

@@ -9,6 +9,12 @@ export interface IdempotentRequest {
   merchantId: string;
   /** The client's key; null runs the action without idempotency. */
   key: string | null;
+  /**
+   * Absent for the keys clients send: one namespace per merchant, shared by every operation (a
+   * key is bound to the first operation that used it). A legacy field that doubles as a key (a
+   * top-up's request id) names its operation's own namespace, where no client key can meet it.
+   */
+  namespace?: string;
   /** The operation, e.g. `graphql:chargePockets`: a key is bound to one operation. */
   scope: string;
   /** The request's meaningful input; the same key with another payload is refused. */
@@ -18,7 +24,20 @@ export interface IdempotentRequest {
 export const MAX_KEY_LENGTH = 255;
 
 /**
- * Runs a money-moving action at most once per (merchant, key), in one transaction with the record
+ * The key an Idempotency-Key header holds, or null without one. A header sent twice reaches the
+ * server as one value, the two joined by ", ": refused, as neither key could be honoured (a retry
+ * with either one would run the operation again).
+ */
+export function headerKey(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  if (value.includes(', ')) {
+    throw new AppError('VALIDATION_FAILED', 'Send one Idempotency-Key header; a key does not hold ", ".', 'Idempotency-Key');
+  }
+  return value;
+}
+
+/**
+ * Runs a money-moving action at most once per (merchant, namespace, key), in one transaction with the record
  * of its result. The key row is inserted first: a concurrent request with the same key waits on
  * the unique index until the first commits, then replays its stored result; if the first rolls
  * back (an error), the key is free again. Business failures roll back, so they are not stored
@@ -51,20 +70,23 @@ async function once<Tx extends Sql, T>(
     throw new AppError('VALIDATION_FAILED', `An idempotency key has 1 to ${MAX_KEY_LENGTH} characters.`, 'idempotencyKey');
   }
   const key = request.key;
+  const namespace = request.namespace ?? '';
   const requestHash = createHash('sha256').update(canonicalJson([request.scope, request.payload])).digest('hex');
   return transaction(async (tx) => {
     const claimed = await tx.$queryRawUnsafe<{ key: string }[]>(
-      `INSERT INTO idempotency_keys (merchant_id, key, scope, request_hash, response)
-       VALUES ($1, $2, $3, $4, 'null'::jsonb) ON CONFLICT DO NOTHING RETURNING key`,
+      `INSERT INTO idempotency_keys (merchant_id, namespace, key, scope, request_hash, response)
+       VALUES ($1, $2, $3, $4, $5, 'null'::jsonb) ON CONFLICT DO NOTHING RETURNING key`,
       request.merchantId,
+      namespace,
       key,
       request.scope,
       requestHash,
     );
     if (claimed.length === 0) {
       const [stored] = await tx.$queryRawUnsafe<{ scope: string; request_hash: string; response: unknown }[]>(
-        `SELECT scope, request_hash, response FROM idempotency_keys WHERE merchant_id = $1 AND key = $2`,
+        `SELECT scope, request_hash, response FROM idempotency_keys WHERE merchant_id = $1 AND namespace = $2 AND key = $3`,
         request.merchantId,
+        namespace,
         key,
       );
       if (!stored) throw new AppError('IDEMPOTENCY_KEY_IN_PROGRESS', 'A request with this idempotency key is in progress; retry shortly.');
@@ -79,8 +101,9 @@ async function once<Tx extends Sql, T>(
     }
     const value = await action(tx);
     await tx.$executeRawUnsafe(
-      `UPDATE idempotency_keys SET response = $3::jsonb WHERE merchant_id = $1 AND key = $2`,
+      `UPDATE idempotency_keys SET response = $4::jsonb WHERE merchant_id = $1 AND namespace = $2 AND key = $3`,
       request.merchantId,
+      namespace,
       key,
       encodeJson(value ?? null),
     );

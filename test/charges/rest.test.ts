@@ -263,6 +263,15 @@ describe('POST /service/resources/charges', () => {
     expect(first.json.id).toBe(second.json.id);
     expect(await t.app.deps.prisma.charge.count({ where: { merchantId: m.merchantId } })).toBe(1);
   });
+
+  it('refuses an Idempotency-Key header sent twice (the two arrive joined by ", ") and creates nothing', async () => {
+    const m = await t.merchant();
+    const body = { amount: 10, description: 'twice', due_date: '2024-01-01', customer: customer() };
+    const twice = await t.request('POST', CHARGES_PATH, { authorization: basicOf(m), body, headers: { 'idempotency-key': 'k-1, k-2' } });
+    expect(twice.status).toBe(406);
+    expect(twice.json).toMatchObject({ code: '406', resource: 'resources.charge.create', message: { 'Idempotency-Key': [expect.any(String)] } });
+    expect(await t.app.deps.prisma.charge.count({ where: { merchantId: m.merchantId } })).toBe(0);
+  });
 });
 
 describe('authentication', () => {

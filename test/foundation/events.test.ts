@@ -199,6 +199,45 @@ describe('event bus', () => {
     }
   }
 
+  it('keeps a subscriber that reads through a burst past its queue limit, and drops one that stopped reading', async () => {
+    const bus = createMemoryBus({ queueLimit: 10 });
+    const burst = (merchantId: string, seq: number, size: number): EventRun => ({
+      seq: String(seq),
+      size,
+      merchantId,
+      type: 'test.bus',
+      topic: 'TEST',
+      objectId: null,
+      occurredAt,
+      payload: JSON.stringify(Array.from({ length: size }, (_, i) => ({ objectId: `o-${i}`, data: {} }))),
+    });
+    try {
+      const merchantId = randomUUID();
+      const reading = bus.subscribe(merchantId, MERCHANT_STREAM, merchantId);
+      // Five times its limit at once, then as much again: read on, nothing is dropped.
+      await bus.publish([burst(merchantId, 1, 50)]);
+      for (let i = 0; i < 25; i++) await reading.next();
+      await bus.publish([burst(merchantId, 51, 50)]);
+      const ids: string[] = [];
+      for (let i = 0; i < 75; i++) ids.push(((await reading.next()).value as EventMessage).id);
+      expect(reading.overflowed).toBe(false);
+      expect(ids.at(-1)).toBe('100');
+      // Ten times its limit is too far behind even for a subscriber that reads.
+      await bus.publish([burst(merchantId, 101, 101)]);
+      expect(reading.overflowed).toBe(true);
+
+      const stalled = bus.subscribe(merchantId, MERCHANT_STREAM, merchantId);
+      await bus.publish([burst(merchantId, 202, 10)]);
+      expect(stalled.overflowed).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await bus.publish([burst(merchantId, 212, 1)]);
+      expect(stalled.overflowed).toBe(true);
+      await expect(stalled.next()).rejects.toMatchObject({ code: 'SLOW_CONSUMER' });
+    } finally {
+      await bus.close();
+    }
+  });
+
   describe.each(buses)('%s', (kind, make) => {
     it("delivers an event only to subscribers of its merchant's channel, even on an id another merchant also uses", async () => {
       const bus = make();

@@ -1,12 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { MERCHANT_STREAM } from '../../src/events/bus.ts';
+import { RevokeCredentialDocument } from '../generated/graphql.ts';
 import { startApp, token, type TestApp } from '../support/app.ts';
 import { emit, EVENTS_QUERY, RawSocket, SseStream, until, wait } from '../support/live.ts';
 
 const BIG = 'x'.repeat(256 * 1024);
 const owner = (merchant: MerchantCredentials) => `merchant:${merchant.merchantId}`;
 const ids = (messages: { data?: string }[]) => messages.map((m) => JSON.parse(m.data!).data.events as { id: string; objectId: string });
+/** A graphql-ws connection of `a` holding subscription '1' to its events, once the bus listens. */
+async function subscribedSocket(t: TestApp, a: MerchantCredentials): Promise<RawSocket> {
+  const socket = await RawSocket.open(t);
+  await socket.init(token(a));
+  socket.subscribe('1', EVENTS_QUERY);
+  await until(() => t.app.deps.subscriptions.count(owner(a)) === 1);
+  await wait(100);
+  return socket;
+}
 
 describe('resuming', () => {
   let t: TestApp;
@@ -64,21 +74,20 @@ describe('resuming', () => {
     expect(ids(messages).map((e) => e.objectId)).toEqual(['three']);
   });
 
-  it('refuses a Last-Event-ID that is not an event id', async () => {
+  it('refuses a Last-Event-ID that is not an event id, nor past the largest one', async () => {
     const a = await t.merchant();
-    const stream = await SseStream.open(t, token(a), { query: EVENTS_QUERY }, { 'last-event-id': 'yesterday' });
-    const [message] = await stream.nextMessages(1);
-    stream.close();
-    expect(JSON.parse(message!.data!).errors[0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'after' });
+    for (const id of ['yesterday', '9999999999999999999']) {
+      const stream = await SseStream.open(t, token(a), { query: EVENTS_QUERY }, { 'last-event-id': id });
+      const [message] = await stream.nextMessages(1);
+      stream.close();
+      expect(JSON.parse(message!.data!).errors[0].extensions, id).toMatchObject({ code: 'VALIDATION_FAILED', field: 'after' });
+    }
+    await until(() => t.app.deps.subscriptions.count(owner(a)) === 0);
   });
 
   it('lets a graphql-ws subscriber that was away resume from its last id, missing nothing', async () => {
     const a = await t.merchant();
-    const first = await RawSocket.open(t);
-    await first.init(token(a));
-    first.subscribe('1', EVENTS_QUERY);
-    await until(() => t.app.deps.subscriptions.count(owner(a)) === 1);
-    await wait(100);
+    const first = await subscribedSocket(t, a);
     for (let i = 1; i <= 3; i++) await emit(t, a.merchantId, `before-${i}`);
     await until(() => first.results('1').length === 3);
     const seen = first.results('1').map((r) => r.data.events);
@@ -226,11 +235,7 @@ describe('limits and protocol', () => {
 
   it('drops a graphql-ws client that stops reading with 4008 once its subscription is too far behind', async () => {
     const a = await t.merchant();
-    const socket = await RawSocket.open(t);
-    await socket.init(token(a));
-    socket.subscribe('1', EVENTS_QUERY);
-    await until(() => t.app.deps.subscriptions.count(owner(a)) === 1);
-    await wait(100);
+    const socket = await subscribedSocket(t, a);
     await emit(t, a.merchantId, 'probe');
     await socket.next((m) => m.type === 'next');
     socket.socket.pause();
@@ -258,6 +263,87 @@ describe('limits and protocol', () => {
   });
 });
 
+describe('credentials and refusals', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ SUBSCRIPTIONS_PER_MERCHANT: 2 });
+  });
+  afterAll(() => t.stop());
+
+  const revoke = async (a: MerchantCredentials) => {
+    const revoked = await t.graphql(RevokeCredentialDocument, { id: a.tokenId }, { authorization: token(a) });
+    expect(revoked.data.revokeCredential.__typename).toBe('MutationRevokeCredentialSuccess');
+  };
+
+  it('ends a graphql-ws subscription at its first event after the credential is revoked, and closes the connection at its next operation', async () => {
+    const a = await t.merchant();
+    const socket = await subscribedSocket(t, a);
+    await emit(t, a.merchantId, 'before');
+    await until(() => socket.results('1').length === 1);
+    await revoke(a);
+    await emit(t, a.merchantId, 'after');
+    await socket.next((m) => m.type === 'complete' && m.id === '1');
+    expect(socket.results('1').map((r) => r.data?.events?.objectId ?? r.errors[0].extensions.code)).toEqual(['before', 'UNAUTHENTICATED']);
+    await until(() => t.app.deps.subscriptions.count(owner(a)) === 0);
+    socket.subscribe('2', '{ viewer { scopes } }');
+    expect(await socket.closed).toEqual({ code: 4403, reason: 'Forbidden' });
+    expect(socket.results('2')).toEqual([]);
+  });
+
+  it('ends an SSE subscription at its first event after the credential is revoked', async () => {
+    const a = await t.merchant();
+    const stream = await SseStream.open(t, token(a), { query: EVENTS_QUERY });
+    await until(() => t.app.deps.subscriptions.count(owner(a)) === 1);
+    await wait(100);
+    await revoke(a);
+    await emit(t, a.merchantId, 'after');
+    // The stream ends after the error: the second message never comes.
+    const messages = await stream.nextMessages(2, 5_000);
+    stream.close();
+    expect(messages.filter((m) => m.event === 'next').map((m) => JSON.parse(m.data!).errors?.[0].extensions.code)).toEqual(['UNAUTHENTICATED']);
+    await until(() => t.app.deps.subscriptions.count(owner(a)) === 0);
+  });
+
+  it('refuses @skip and @include on the root field with VALIDATION_FAILED, keeps the connection, and holds no slot', async () => {
+    const a = await t.merchant();
+    const socket = await RawSocket.open(t);
+    await socket.init(token(a));
+    for (const [id, directive] of [['1', '@skip(if: true)'], ['2', '@include(if: false)'], ['3', '@skip(if: false)']]) {
+      socket.subscribe(id!, `subscription { events ${directive} { id } }`);
+      const refused = await socket.next((m) => m.type === 'error' && m.id === id);
+      expect(refused.payload[0].extensions).toMatchObject({ code: 'VALIDATION_FAILED' });
+    }
+    const sse = await SseStream.open(t, token(a), { query: 'subscription { ... on Subscription @skip(if: true) { events { id } } }' });
+    const [refused] = await sse.nextMessages(1);
+    sse.close();
+    expect(JSON.parse(refused!.data!).errors[0].extensions.code).toBe('VALIDATION_FAILED');
+    expect(t.app.deps.subscriptions.count(owner(a))).toBe(0);
+    socket.subscribe('4', EVENTS_QUERY);
+    await until(() => t.app.deps.subscriptions.count(owner(a)) === 1);
+    socket.socket.close();
+  });
+
+  it('answers graphql-ws errors with codes, as HTTP does', async () => {
+    const a = await t.merchant();
+    const socket = await RawSocket.open(t);
+    await socket.init(token(a));
+    const cases: [string, { query: string; operationName?: string; variables?: object }, string][] = [
+      ['1', { query: 'subscription {' }, 'VALIDATION_FAILED'],
+      ['2', { query: 'query { viewer { scopes } }', operationName: 'Nope' }, 'VALIDATION_FAILED'],
+      ['3', { query: 'query ($x: Boolean!) { viewer @include(if: $x) { scopes } }' }, 'VALIDATION_FAILED'],
+      ['4', { query: EVENTS_QUERY, variables: { after: '9999999999999999999' } }, 'VALIDATION_FAILED'],
+    ];
+    for (const [id, payload, code] of cases) {
+      socket.send({ type: 'subscribe', id, payload });
+      const answer = await socket.next((m) => (m.type === 'error' || m.type === 'next') && m.id === id);
+      const errors = answer.type === 'error' ? answer.payload : answer.payload.errors;
+      expect(errors[0].extensions, id).toMatchObject({ code });
+      expect(errors[0].extensions.http, id).toBeUndefined();
+    }
+    socket.socket.close();
+  });
+});
+
 describe('buffered bytes', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -267,11 +353,7 @@ describe('buffered bytes', () => {
 
   it('closes with 4008 a WebSocket whose unsent bytes pass WS_MAX_BUFFERED_BYTES', async () => {
     const a = await t.merchant();
-    const socket = await RawSocket.open(t);
-    await socket.init(token(a));
-    socket.subscribe('1', EVENTS_QUERY);
-    await until(() => t.app.deps.subscriptions.count(owner(a)) === 1);
-    await wait(100);
+    const socket = await subscribedSocket(t, a);
     await emit(t, a.merchantId, 'probe');
     await socket.next((m) => m.type === 'next');
     socket.socket.pause();

@@ -143,9 +143,8 @@ describe('shared subscription execution', () => {
   it('ends the stream with the source\'s error when the bus drops a slow subscriber', async () => {
     const bus = createMemoryBus({ queueLimit: 1 });
     const live = bus.subscribe('m1', 'TEST', 'slow', {});
-    // Two events on a queue of one: the subscription overflows before anyone reads.
-    await bus.publish([event('1', 'slow')]);
-    await bus.publish([event('2', 'slow')]);
+    // Eleven events on a queue of one: past ten times its limit, it overflows before anyone reads.
+    for (let i = 1; i <= 11; i++) await bus.publish([event(String(i), 'slow')]);
     const schema = createSchema({
       typeDefs: 'type Query { ok: Boolean } type Subscription { changed: ID! }',
       resolvers: { Subscription: { changed: { subscribe: () => live, resolve: (e: EventMessage) => e.id } } },

@@ -267,6 +267,18 @@ describe('payments', () => {
     expect(reused.status).toBe(422);
     expect(reused.json.error).toBe('IDEMPOTENCY_KEY_REUSED');
   });
+
+  it('refuses an Idempotency-Key header sent twice (the two arrive joined by ", "), over GraphQL too', async () => {
+    const body = { userId: 108, params: { amount: '300', phone: '1' } };
+    const twice = await create(body, auth, 'mobile', { 'idempotency-key': 'k-1, k-2' });
+    expect(twice.status).toBe(400);
+    expect(twice.json.error).toBe('VALIDATION_FAILED');
+    const query = 'mutation { createRechargePayment(provider: "mobile", userId: "108", params: { amount: "300", phone: "1" }) { __typename } }';
+    const graphql = await t.request('POST', '/graphql', { authorization: auth, body: { query }, headers: { 'idempotency-key': 'k-1, k-2' } });
+    expect(graphql.json.errors[0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', field: 'Idempotency-Key' });
+    const listed = await t.request('GET', `${paymentsPath('mobile')}?userId=108`, { authorization: auth });
+    expect(listed.json.count).toBe(0);
+  });
 });
 
 describe('bad input answers 400 naming the field, never 500, and moves no money', () => {
@@ -368,10 +380,18 @@ describe('tenancy', () => {
     // The payment is the first provider's: under another provider's reference it is not found either.
     const wrongProvider = await t.request('POST', paymentsPath('fixed', id, 'commit'), { authorization: auth });
     expect(wrongProvider.status).toBe(404);
+    // Nor with the key of its commit under its own provider: that answer is not replayed there.
+    const headers = { 'idempotency-key': 'commit-under-mobile' };
+    const committed = await t.request('POST', paymentsPath('mobile', id, 'commit'), { authorization: auth, headers });
+    expect(committed.status).toBe(200);
+    const replayedElsewhere = await t.request('POST', paymentsPath('fixed', id, 'commit'), { authorization: auth, headers });
+    expect(replayedElsewhere.status).toBe(404);
+    expect(replayedElsewhere.json).toEqual(wrongProvider.json);
+    expect((await t.request('POST', paymentsPath('mobile', id, 'commit'), { authorization: auth, headers })).headers.get('idempotent-replayed')).toBe('true');
 
     const listed = await t.request('GET', paymentsPath('mobile'), { authorization: otherAuth });
     expect(listed.json).toEqual({ payments: [], count: 0 });
-    const stillPending = await t.request('GET', `${paymentsPath('mobile')}?state=pending&userId=109`, { authorization: auth });
-    expect(stillPending.json.payments.map((p: { id: string }) => p.id)).toEqual([id]);
+    const committedOnes = await t.request('GET', `${paymentsPath('mobile')}?state=committed&userId=109`, { authorization: auth });
+    expect(committedOnes.json.payments.map((p: { id: string }) => p.id)).toEqual([id]);
   });
 });

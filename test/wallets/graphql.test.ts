@@ -3,6 +3,7 @@ import type { MerchantCredentials } from '../../src/auth/credentials.ts';
 import { parseArgs, UsageError } from '../../src/cli/args.ts';
 import { findCommand } from '../../src/cli/commands.ts';
 import { walletCommands } from '../../src/modules/wallets/commands.ts';
+import { idempotent } from '../../src/idempotency/idempotency.ts';
 import { walletBalance } from '../../src/modules/wallets/service.ts';
 import { expectLedgerBalanced, startApp, token, type TestApp, wsClient } from '../support/app.ts';
 
@@ -160,6 +161,18 @@ describe('top-ups', () => {
     const reused = await t.graphql(TOP_UP, { input: { ...input, amount: '2000' }, key: 'gql-1' }, { authorization: token(a) });
     expect(reused.data.topUpWallet).toMatchObject({ __typename: 'AppError', code: 'IDEMPOTENCY_KEY_REUSED' });
     expect(await balanceOf(walletId)).toBe(before + 850n);
+  });
+
+  it("keeps top-ups' request ids apart from the keys clients send to other operations", async () => {
+    const before = await balanceOf(walletId);
+    // Another operation of the merchant used a client key that reads like a top-up's stored one.
+    await idempotent(t.app.deps, { merchantId: a.merchantId, key: 'wallet-topup:gql-ns', scope: 'invoices:create', payload: {} }, async () => 'invoice');
+    const input = { walletId, amount: '1000', txnCode: 'CIB', paymentMode: 'BANK' };
+    const first = await t.graphql(TOP_UP, { input, key: 'gql-ns' }, { authorization: token(a) });
+    expect(first.data.topUpWallet.__typename).toBe('MutationTopUpWalletSuccess');
+    const again = await t.graphql(TOP_UP, { input, key: 'gql-ns' }, { authorization: token(a) });
+    expect(again.data.topUpWallet.data.id).toBe(first.data.topUpWallet.data.id);
+    expect(await balanceOf(walletId)).toBe(before + BigInt(first.data.topUpWallet.data.creditedAmount));
   });
 
   it('lands concurrent top-ups, and a concurrently replayed key once', async () => {

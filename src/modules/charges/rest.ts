@@ -12,6 +12,7 @@ import { requireMerchant, type MerchantPrincipal } from '../../auth/principal.ts
 import type { Deps } from '../../deps.ts';
 import { AccessError, AppError } from '../../errors.ts';
 import type { HttpEnv } from '../../http/rest.ts';
+import { headerKey } from '../../idempotency/idempotency.ts';
 import { payThroughLink } from './debits.ts';
 import { legacyCharge } from './legacy-json.ts';
 import { CHARGE_STATUSES, type ChargeStatus } from './model.ts';
@@ -230,7 +231,7 @@ function requireId(value: string | undefined): number {
   return id;
 }
 
-const idempotencyKeyOf = (c: Context) => c.req.header('idempotency-key') ?? null;
+const idempotencyKeyOf = (c: Context) => headerKey(c.req.header('idempotency-key'));
 
 export function routes(deps: Deps): OpenAPIHono<HttpEnv> {
   const app = new OpenAPIHono<ChargesEnv>({

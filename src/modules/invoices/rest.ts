@@ -20,6 +20,7 @@ import type { Deps } from '../../deps.ts';
 import { AccessError, AppError, errorStatus, type ErrorCode } from '../../errors.ts';
 import type { Invoice, InvoicePayment } from '../../generated/prisma/client.ts';
 import type { HttpEnv } from '../../http/rest.ts';
+import { headerKey } from '../../idempotency/idempotency.ts';
 import type { GatewayName } from './gateways/types.ts';
 import { createReadyToPayLink, openReadyToPayLink } from './links.ts';
 import { CURRENCY, GATEWAYS, INVOICE_STATUSES, PAYMENT_STATES, remainingAmount } from './model.ts';
@@ -512,7 +513,7 @@ export function invoiceRoutes(deps: Deps): OpenAPIHono<HttpEnv> {
   app.onError((error, c) => errorResponse(c, error));
 
   const authorization = (c: Context<HttpEnv>) => c.req.header('authorization') ?? null;
-  const idempotencyKey = (c: Context<HttpEnv>) => c.req.header('idempotency-key') ?? null;
+  const idempotencyKey = (c: Context<HttpEnv>) => headerKey(c.req.header('idempotency-key'));
 
   /** The merchant a legacy request acts for; see the module comment. */
   async function merchantOf(c: Context<HttpEnv>): Promise<string> {

@@ -99,7 +99,14 @@ const paramValues = z
 
 const referenceParams = z.object({ reference: z.string().min(1).max(64) });
 const paymentParams = referenceParams.extend({ id: z.string().min(1).max(64) });
-const idempotencyHeader = z.object({ 'idempotency-key': z.string().min(1).max(255).optional() });
+const idempotencyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((key) => !key.includes(', '), 'Send one Idempotency-Key header; a key does not hold ", ".')
+    .optional(),
+});
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });

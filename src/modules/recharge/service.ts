@@ -329,6 +329,9 @@ async function act(
   /** Makes the change; `to` is the state the state machine moves the payment to. */
   apply: (tx: Sql, payment: RechargePayment, now: Date, to: PaymentState) => Promise<RechargePayment>,
 ): Promise<PaymentResult> {
+  // A replay answers before the payment is locked: a legacy route naming the payment under another
+  // provider's reference is told it is not found first, with a key or without.
+  if (target.providerReference != null && target.idempotencyKey !== null) await findPayment(deps.sql, target, false);
   const { value, replayed } = await idempotentSql<ActionOutcome>(
     deps,
     {
@@ -339,7 +342,7 @@ async function act(
     },
     async (tx) => {
       const now = deps.clock.now();
-      let payment = await lockPayment(tx, target);
+      let payment = await findPayment(tx, target, true);
       let step = planTransition(statusOf(payment), action, now);
       if (step.kind === 'expire-first') {
         payment = await expireLocked(tx, payment, now);
@@ -358,11 +361,12 @@ async function act(
   return { payment: value.payment, replayed };
 }
 
-async function lockPayment(tx: Sql, target: PaymentTarget): Promise<RechargePayment> {
-  const [row] = await tx.$queryRawUnsafe<PaymentRow[]>(
+/** The target payment, or NOT_FOUND; locked until commit when `forUpdate`. */
+async function findPayment(db: Sql, target: PaymentTarget, forUpdate: boolean): Promise<RechargePayment> {
+  const [row] = await db.$queryRawUnsafe<PaymentRow[]>(
     `SELECT p.* FROM recharge_payments p JOIN recharge_providers r ON r.id = p.provider_id
      WHERE p.id = $1 AND p.merchant_id = $2 AND ($3::text IS NULL OR r.reference = $3::text)
-     FOR UPDATE OF p`,
+     ${forUpdate ? 'FOR UPDATE OF p' : ''}`,
     target.paymentId,
     target.merchantId,
     target.providerReference ?? null,

@@ -630,7 +630,7 @@ export async function topUpWallet(
   // A raw transaction: every statement of the top-up itself is raw SQL.
   const { value, replayed } = await idempotentSql(
     deps,
-    { merchantId, key: topUp.requestId === null ? null : `wallet-topup:${topUp.requestId}`, scope: 'wallets:topup', payload },
+    { merchantId, key: topUp.requestId, namespace: 'wallet-topup', scope: 'wallets:topup', payload },
     (tx) => applyTopUp(tx, topUp, deps.clock.now()),
   );
   return { result: value, replayed };
