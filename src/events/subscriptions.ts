@@ -105,21 +105,28 @@ function releasing<T>(source: AsyncIterable<T>, release: () => void): AsyncGener
 
 /**
  * Ends a subscription at its first event after its credential stopped working (revoked, rotated
- * or expired, as seen within CREDENTIAL_CACHE_MS): that event is not delivered; an UNAUTHENTICATED
- * error is, and the stream completes. A live stream is so checked as often as it delivers, as a
- * request is on every operation.
+ * or expired): that event is not delivered; an UNAUTHENTICATED error is, and the stream completes.
+ * The credential is checked at the events, at most once per CREDENTIAL_CACHE_MS (the time a
+ * request may also take to see a change), so a busy stream costs no lookup per event.
  */
 function whileCredentialLive(source: AsyncIterable<ExecutionResult>, ctx: GraphQLContext): AsyncIterable<ExecutionResult> {
   const authorization = ctx.authorization;
   if (authorization === null) return source;
   const iterator = source[Symbol.asyncIterator]();
+  const recheckMs = ctx.deps.config.CREDENTIAL_CACHE_MS;
+  let checkedAt = Number.NEGATIVE_INFINITY;
   let ended = false;
   const stream: AsyncIterableIterator<ExecutionResult> = {
     [Symbol.asyncIterator]: () => stream,
     next: async () => {
       if (ended) return { done: true, value: undefined };
       const step = await iterator.next();
-      if (step.done || (await ctx.deps.auth.authenticate(authorization))) return step;
+      const now = Date.now();
+      if (step.done || now - checkedAt < recheckMs) return step;
+      if (await ctx.deps.auth.authenticate(authorization)) {
+        checkedAt = now;
+        return step;
+      }
       ended = true;
       await iterator.return?.();
       const error = new GraphQLError('The credentials of this subscription were revoked or have expired.', { extensions: { code: 'UNAUTHENTICATED' } });

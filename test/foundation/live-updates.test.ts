@@ -266,7 +266,8 @@ describe('limits and protocol', () => {
 describe('credentials and refusals', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startApp({ SUBSCRIPTIONS_PER_MERCHANT: 2 });
+    // No credential cache: a revocation is seen at the next event.
+    t = await startApp({ SUBSCRIPTIONS_PER_MERCHANT: 2, CREDENTIAL_CACHE_MS: 0 });
   });
   afterAll(() => t.stop());
 
