@@ -302,7 +302,7 @@ export class Authenticator {
     const now = this.clock.now().getTime();
     const cached = this.#cache.get(header);
     if (cached && cached.until > now) return cached.principal;
-    // Every open subscription of a credential checks it at each event: one lookup serves them all.
+    // Concurrent checks of one credential (a dashboard's open subscriptions, say) share one lookup.
     let pending = this.#pending.get(header);
     if (!pending) {
       pending = this.#lookUp(header, now).finally(() => this.#pending.delete(header));

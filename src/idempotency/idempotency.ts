@@ -37,11 +37,12 @@ export function headerKey(value: string | null | undefined): string | null {
 }
 
 /**
- * Runs a money-moving action at most once per (merchant, namespace, key), in one transaction with the record
- * of its result. The key row is inserted first: a concurrent request with the same key waits on
- * the unique index until the first commits, then replays its stored result; if the first rolls
- * back (an error), the key is free again. Business failures roll back, so they are not stored
- * and a retry with the same key may succeed once the cause is gone.
+ * Runs a money-moving action at most once per (merchant, namespace, key), in one transaction with
+ * the record of its result. The key row is inserted first: a concurrent request with the same key
+ * waits on the unique index until the first commits, then replays its stored result; if the first
+ * rolls back (an error), the key is free again. Business failures thrown roll back, so they are not
+ * stored and a retry with the same key may succeed once the cause is gone; an action that returns
+ * a failure (after a change it commits) has it stored and replayed.
  */
 export function idempotent<T>(
   deps: Pick<Deps, 'prisma' | 'relay'>,
