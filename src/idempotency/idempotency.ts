@@ -30,11 +30,12 @@ export const MAX_KEY_LENGTH = 255;
  */
 export function headerKey(value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
-  if (value.includes(', ')) {
-    throw new AppError('VALIDATION_FAILED', 'Send one Idempotency-Key header; a key does not hold ", ".', 'Idempotency-Key');
-  }
+  if (!isOneHeaderKey(value)) throw new AppError('VALIDATION_FAILED', TWO_HEADER_KEYS, 'Idempotency-Key');
   return value;
 }
+
+export const isOneHeaderKey = (value: string): boolean => !value.includes(', ');
+export const TWO_HEADER_KEYS = 'Send one Idempotency-Key header; a key does not hold ", ".';
 
 /**
  * Runs a money-moving action at most once per (merchant, namespace, key), in one transaction with

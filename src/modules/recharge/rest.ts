@@ -13,6 +13,7 @@ import type { Deps } from '../../deps.ts';
 import { AccessError, AppError, errorStatus, invalid, type ErrorCode } from '../../errors.ts';
 import type { RechargePayment, RechargeProvider } from '../../generated/prisma/client.ts';
 import type { HttpEnv } from '../../http/rest.ts';
+import { isOneHeaderKey, TWO_HEADER_KEYS } from '../../idempotency/idempotency.ts';
 import {
   commitRechargePayment,
   createRechargePayment,
@@ -104,7 +105,7 @@ const idempotencyHeader = z.object({
     .string()
     .min(1)
     .max(255)
-    .refine((key) => !key.includes(', '), 'Send one Idempotency-Key header; a key does not hold ", ".')
+    .refine(isOneHeaderKey, TWO_HEADER_KEYS)
     .optional(),
 });
 
