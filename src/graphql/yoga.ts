@@ -60,7 +60,7 @@ class OperationLifetime implements OperationScope {
 
 export type Yoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
-const unauthenticated = () =>
+export const unauthenticated = () =>
   new GraphQLError('The credentials are invalid, expired or revoked.', {
     extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
   });

@@ -4,7 +4,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Deps } from '../deps.ts';
 import type { ConnectionSubscriptions } from '../events/subscriptions.ts';
-import { maskError, type Yoga } from '../graphql/yoga.ts';
+import { maskError, unauthenticated, type Yoga } from '../graphql/yoga.ts';
 import { uuidv7 } from '../lib/ids.ts';
 
 interface Extra {
@@ -115,7 +115,7 @@ export function attachWebSocketServer(server: Server, yoga: Yoga, deps: Deps): {
         const principal = extra.authorization ? await deps.auth.authenticate(extra.authorization) : null;
         if (!principal) {
           extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden');
-          return [new GraphQLError('The credentials are invalid, expired or revoked.', { extensions: { code: 'UNAUTHENTICATED' } })];
+          return [unauthenticated()];
         }
         const requestId = extra.requestId ?? uuidv7();
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
