@@ -97,6 +97,12 @@ function parseOptions(argv: string[]): Options {
   return options;
 }
 
+/** The node flags `npm start` runs the server with (package.json), so that the bench runs it as deployed. */
+function startFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
+  return scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -288,6 +294,7 @@ async function main(): Promise<number> {
     const inspectorPort = options.scenarios.includes('memory') ? await freePort() : null;
     const serverLog = path.join(tmp, 'server.log');
     const nodeFlags = [
+      ...startFlags(),
       ...(inspectorPort ? [`--inspect=127.0.0.1:${inspectorPort}`] : []),
       ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve('bench', 'profiles')}`] : []),
     ];
