@@ -1,21 +1,11 @@
-import { jsonDocuments } from '../db/sql.ts';
+import type { Db } from '../db/database.ts';
 import type { WriteBatch } from '../db/write-batch.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { currentActor, type AuditActor } from './actor.ts';
 
-/** What the ledger tells the audit trail about one transfer. */
+/** What the ledger tells the audit trail about one transfer: the record keeps its id, the ledger the rest. */
 export interface AuditedTransfer {
-  transfer: {
-    id: string;
-    merchantId: string;
-    code: string;
-    kind: string;
-    amount: bigint;
-    currency: string;
-    debitAccountId: string;
-    creditAccountId: string;
-    pendingId: string | null;
-  };
+  transfer: { id: string; merchantId: string; code: string };
   /** Who asked for it, when not the request in whose context the ledger runs (coalesced work). */
   actor?: AuditActor;
 }
@@ -48,34 +38,20 @@ export function recordAudit(writes: WriteBatch, audited: AuditedTransfer[], now:
     }
     last.transfers.push(transfer);
   }
-  const records = [...groups.values()].map(({ merchantId, actor, transfers: own }) => ({
-    merchantId,
-    actor,
-    action: actor?.action ?? own[0]!.code,
-    transfers: own.map((t) => ({
-      id: t.id,
-      code: t.code,
-      kind: t.kind,
-      amount: t.amount.toString(),
-      currency: t.currency,
-      debitAccountId: t.debitAccountId,
-      creditAccountId: t.creditAccountId,
-      pendingId: t.pendingId,
-    })),
-  }));
+  const records = [...groups.values()];
   // One row per merchant and request; their keys differ, so one statement can write them all. The
-  // records' transfers travel as JSON documents (see jsonDocuments), not escaped into a json[].
-  const transfers = jsonDocuments(11, 't', 'transfers', records.map((r) => r.transfers));
+  // records' transfer ids travel as one array, each id beside its record's number.
   writes.add(
     `INSERT INTO audit_log
-       (id, transaction_key, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfers, created_at)
+       (id, transaction_key, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, transfer_ids, created_at)
      SELECT v.id, txid_current()::text || ':' || extract(epoch FROM transaction_timestamp())::text || ':' || coalesce(v.request_id, ''),
             v.merchant_id, v.actor_kind, v.credential_id, v.credential_kind, v.staff_id, v.operator, v.action, v.request_id, v.reason,
-            t.transfers, $12::timestamptz
+            t.ids, $13::timestamptz
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
        WITH ORDINALITY AS v(id, merchant_id, actor_kind, credential_id, credential_kind, staff_id, operator, action, request_id, reason, n)
-     JOIN ${transfers.from} USING (n)
-     ON CONFLICT (transaction_key, merchant_id) DO UPDATE SET transfers = (audit_log.transfers::jsonb || EXCLUDED.transfers::jsonb)::json`,
+     JOIN (SELECT u.n, array_agg(u.id ORDER BY u.at) AS ids
+           FROM unnest($11::text[], $12::bigint[]) WITH ORDINALITY AS u(id, n, at) GROUP BY u.n) AS t USING (n)
+     ON CONFLICT (transaction_key, merchant_id) DO UPDATE SET transfer_ids = audit_log.transfer_ids || EXCLUDED.transfer_ids`,
     records.map(() => uuidv7(now.getTime())),
     records.map((r) => r.merchantId),
     records.map((r) => r.actor?.kind ?? 'system'),
@@ -83,12 +59,40 @@ export function recordAudit(writes: WriteBatch, audited: AuditedTransfer[], now:
     records.map((r) => r.actor?.credentialKind ?? null),
     records.map((r) => r.actor?.staffId ?? null),
     records.map((r) => r.actor?.operator ?? null),
-    records.map((r) => r.action),
+    records.map((r) => r.actor?.action ?? r.transfers[0]!.code),
     records.map((r) => r.actor?.requestId ?? null),
     records.map((r) => r.actor?.reason ?? null),
-    transfers.value,
+    records.flatMap((r) => r.transfers.map((t) => t.id)),
+    records.flatMap((r, i) => r.transfers.map(() => i + 1)),
     now.toISOString(),
   );
+}
+
+/** A transfer as an audit record shows it. */
+export interface AuditRecordTransfer {
+  id: string;
+  code: string;
+  kind: string;
+  /** Minor units, a decimal string. */
+  amount: string;
+  currency: string;
+  debitAccountId: string;
+  creditAccountId: string;
+  pendingId: string | null;
+}
+
+/** The transfers a record names, read whole from the ledger (which keeps them unchanged), in the record's order. */
+export async function auditRecordTransfers(db: Db, ids: readonly string[]): Promise<AuditRecordTransfer[]> {
+  const rows = await db.ledgerTransfer.findMany({
+    where: { id: { in: [...ids] } },
+    select: { id: true, code: true, kind: true, amount: true, currency: true, debitAccountId: true, creditAccountId: true, pendingId: true },
+  });
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => {
+    const row = byId.get(id);
+    if (!row) throw new Error(`an audit record names transfer ${id}, which the ledger does not hold`);
+    return { ...row, amount: row.amount.toString() };
+  });
 }
 
 export interface AuditQuery {

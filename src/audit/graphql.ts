@@ -3,7 +3,7 @@ import { requireOperator } from '../auth/principal.ts';
 import { builder } from '../graphql/builder.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { actorOf, reasonIn, withActor } from './actor.ts';
-import { auditWhere } from './audit.ts';
+import { auditRecordTransfers, auditWhere } from './audit.ts';
 
 builder.prismaObject('AuditRecord', {
   description:
@@ -19,9 +19,11 @@ builder.prismaObject('AuditRecord', {
     action: t.exposeString('action', { description: '`graphql:<mutation>`, `<METHOD> <path>` of a REST route, `cli:<command>`, or the transfer code for background work.' }),
     requestId: t.exposeString('requestId', { nullable: true, description: 'The `x-request-id` of the request, as in the logs.' }),
     reason: t.exposeString('reason', { nullable: true }),
-    transfers: t.expose('transfers', {
+    transfers: t.field({
       type: 'JSON',
       description: 'The transfers: id, code, kind, amount (minor units, a decimal string), currency, debitAccountId, creditAccountId, pendingId.',
+      select: { transferIds: true },
+      resolve: (record, _args, ctx) => auditRecordTransfers(ctx.deps.prisma, record.transferIds),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),

@@ -1,4 +1,4 @@
-import { auditWhere } from '../audit/audit.ts';
+import { auditRecordTransfers, auditWhere } from '../audit/audit.ts';
 import { createMerchant, createOperator, createStaffUser, revokeCredential, rotateCredential } from '../auth/credentials.ts';
 import { parseRights, parseScopes } from '../auth/scopes.ts';
 import type { Db } from '../db/database.ts';
@@ -104,7 +104,10 @@ export const coreCommands: Record<string, CliCommand> = {
         take: limit,
       });
       // Newest first; pass the last id as --before for the next page.
-      return { records, next: records.length === limit ? records[records.length - 1]!.id : null };
+      return {
+        records: await Promise.all(records.map(async ({ transferIds, ...record }) => ({ ...record, transfers: await auditRecordTransfers(db, transferIds) }))),
+        next: records.length === limit ? records[records.length - 1]!.id : null,
+      };
     },
   },
   'db migrate': {

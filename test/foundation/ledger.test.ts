@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditRecordTransfers } from '../../src/audit/audit.ts';
 import { transact } from '../../src/deps.ts';
 import { WriteBatch } from '../../src/db/write-batch.ts';
 import {
@@ -57,7 +58,7 @@ describe('ledger', () => {
     });
     const records = await t.app.deps.prisma.auditRecord.findMany({ where: { merchantId } });
     expect(records).toHaveLength(1);
-    const transfers = records[0]!.transfers as { amount: string; debitAccountId: string }[];
+    const transfers = await auditRecordTransfers(t.app.deps.prisma, records[0]!.transferIds);
     expect(transfers.map((transfer) => [transfer.amount, transfer.debitAccountId])).toEqual([
       ['1', funding.id],
       ['2', funding.id],
@@ -149,7 +150,7 @@ describe('ledger', () => {
     expect((await verifyLedger(t.app.deps.prisma)).violations).toEqual([]);
   });
 
-  it('refuses, in the database, a transfer naming an account that does not exist, and any deletion of an account', async () => {
+  it('refuses, in the database, a transfer naming an account that does not exist, any deletion of an account, any change of a transfer', async () => {
     const { merchantId, funding, user } = await accounts(null);
     const [outcome] = await transact(t.app.deps, (tx) => createTransfers(tx, [move(merchantId, funding, user, 5n)]));
     if (!outcome?.ok) throw new Error('the transfer was refused');
@@ -172,7 +173,13 @@ describe('ledger', () => {
         outcome.transfer.id, debits.map(() => uuidv7()), debits,
       );
     await expect(copies([funding.id, uuidv7(), funding.id])).rejects.toThrow(/names an account that does not exist/);
-    await expect(sql('UPDATE ledger_transfers SET credit_account_id = $2 WHERE id = $1', outcome.transfer.id, uuidv7())).rejects.toThrow(/names an account that does not exist/);
+    // A transfer is kept as written (audit records name transfers by id): never deleted, never changed
+    // but for a pending transfer's resolution time.
+    await expect(sql('UPDATE ledger_transfers SET credit_account_id = $2 WHERE id = $1', outcome.transfer.id, funding.id)).rejects.toThrow(/ledger transfers are kept/);
+    await expect(sql('UPDATE ledger_transfers SET amount = amount + 1 WHERE id = $1', outcome.transfer.id)).rejects.toThrow(/ledger transfers are kept/);
+    await expect(sql('DELETE FROM ledger_transfers WHERE id = $1', outcome.transfer.id)).rejects.toThrow(/ledger transfers are kept/);
+    await expect(sql('TRUNCATE ledger_transfers')).rejects.toThrow(/ledger transfers are kept/);
+    await expect(sql('UPDATE ledger_transfers SET resolved_at = now() WHERE id = $1', outcome.transfer.id)).resolves.toBe(1);
     await expect(sql('DELETE FROM ledger_accounts WHERE id = $1', user.id)).rejects.toThrow(/ledger_accounts rows are kept/);
     await expect(sql('UPDATE ledger_accounts SET id = $2 WHERE id = $1', user.id, uuidv7())).rejects.toThrow(/ledger_accounts rows are kept/);
     await expect(sql('TRUNCATE ledger_accounts CASCADE')).rejects.toThrow(/ledger_accounts rows are kept/);

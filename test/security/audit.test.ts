@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStaffUser, type MerchantCredentials } from '../../src/auth/credentials.ts';
 import { RIGHTS, SCOPES } from '../../src/auth/scopes.ts';
 import { actorOf, withActor } from '../../src/audit/actor.ts';
+import { auditRecordTransfers, type AuditRecordTransfer } from '../../src/audit/audit.ts';
 import { parseArgs } from '../../src/cli/args.ts';
 import { coreCommands } from '../../src/cli/commands.ts';
 import type { AuditRecord } from '../../src/generated/prisma/client.ts';
@@ -19,7 +20,16 @@ let requests = 0;
 /** A request id no other request of the suite uses. */
 const requestId = (what: string) => `audit-${what}-${process.pid}-${++requests}-${Date.now()}`;
 
-const recordsOf = (id: string): Promise<AuditRecord[]> => t.app.deps.prisma.auditRecord.findMany({ where: { requestId: id } });
+/** An audit record with its transfers read from the ledger, as the API and the CLI answer it. */
+type Recorded = Omit<AuditRecord, 'transferIds'> & { transfers: AuditRecordTransfer[] };
+
+const recordsOf = async (id: string): Promise<Recorded[]> =>
+  Promise.all(
+    (await t.app.deps.prisma.auditRecord.findMany({ where: { requestId: id } })).map(async ({ transferIds, ...record }) => ({
+      ...record,
+      transfers: await auditRecordTransfers(t.app.deps.prisma, transferIds),
+    })),
+  );
 
 beforeAll(async () => {
   t = await startApp();
@@ -213,6 +223,24 @@ describe('audit trail', () => {
     }
     const one = await t.graphql(QUERY, { requestId: ids[1] }, { authorization: operator });
     expect(one.data.auditLog.edges.map((edge: any) => edge.node.requestId)).toEqual([ids[1]]);
+    // Each transfer whole, as the ledger holds it.
+    const shown = one.data.auditLog.edges[0].node.transfers as AuditRecordTransfer[];
+    const written = await t.app.deps.prisma.ledgerTransfer.findMany({ where: { id: { in: shown.map((transfer) => transfer.id) } } });
+    expect(shown.length).toBeGreaterThan(0);
+    expect(written).toHaveLength(shown.length);
+    for (const transfer of shown) {
+      const row = written.find((w) => w.id === transfer.id)!;
+      expect(transfer).toEqual({
+        id: row.id,
+        code: row.code,
+        kind: row.kind,
+        amount: row.amount.toString(),
+        currency: row.currency,
+        debitAccountId: row.debitAccountId,
+        creditAccountId: row.creditAccountId,
+        pendingId: row.pendingId,
+      });
+    }
 
     const first = await t.graphql(QUERY, { merchantId: merchant.merchantId, from: started.toISOString(), first: 2 }, { authorization: operator });
     expect(first.data.auditLog.edges.map((edge: any) => edge.node.requestId)).toEqual([ids[2], ids[1]]);
@@ -233,17 +261,19 @@ describe('audit trail', () => {
     expect(denied.status).toBe(403);
     expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
 
-    const cli = (await coreCommands['audit list']!.run(t.app.deps.prisma, parseArgs(['audit', 'list', '--request-id', ids[2]!]))) as { records: AuditRecord[]; next: string | null };
+    const cli = (await coreCommands['audit list']!.run(t.app.deps.prisma, parseArgs(['audit', 'list', '--request-id', ids[2]!]))) as { records: Recorded[]; next: string | null };
     expect(cli.records.map((record) => record.requestId)).toEqual([ids[2]]);
+    expect(cli.records[0]!.transfers).toEqual(first.data.auditLog.edges[0].node.transfers);
+    expect(cli.records[0]).not.toHaveProperty('transferIds');
     const page = (await coreCommands['audit list']!.run(
       t.app.deps.prisma,
       parseArgs(['audit', 'list', '--merchant', merchant.merchantId, '--from', started.toISOString(), '--limit', '2']),
-    )) as { records: AuditRecord[]; next: string | null };
+    )) as { records: Recorded[]; next: string | null };
     expect(page.records.map((record) => record.requestId)).toEqual([ids[2], ids[1]]);
     const rest = (await coreCommands['audit list']!.run(
       t.app.deps.prisma,
       parseArgs(['audit', 'list', '--merchant', merchant.merchantId, '--from', started.toISOString(), '--before', page.next!]),
-    )) as { records: AuditRecord[] };
+    )) as { records: Recorded[] };
     expect(rest.records.map((record) => record.requestId)).toEqual([ids[0]]);
   });
 });
