@@ -122,7 +122,7 @@ export function unnestRows<Row>(columns: readonly UnnestColumn<Row>[]): UnnestRo
  * JSON documents sent as one parameter (`$param`), numbered from 1 in column `n`, as a FROM item
  * named `alias` with the document in `column`: several travel as one JSON array, split once by
  * `json_array_elements`, which parses them a second time after the parameter's own parsing; one
- * (a batch's event row or audit record, some 200 kB for a thousand charges) is taken as it is.
+ * (a batch's event row, some 200 kB for a thousand charges) is taken as it is.
  */
 export function jsonDocuments(param: number, alias: string, column: string, documents: readonly unknown[]): { from: string; value: string } {
   return documents.length === 1
