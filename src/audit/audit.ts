@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.ts';
+import type { Sql } from '../db/sql.ts';
 import type { WriteBatch } from '../db/write-batch.ts';
 import { uuidv7 } from '../lib/ids.ts';
 import { currentActor, type AuditActor } from './actor.ts';
@@ -81,18 +81,35 @@ export interface AuditRecordTransfer {
   pendingId: string | null;
 }
 
-/** The transfers a record names, read whole from the ledger (which keeps them unchanged), in the record's order. */
-export async function auditRecordTransfers(db: Db, ids: readonly string[]): Promise<AuditRecordTransfer[]> {
-  const rows = await db.ledgerTransfer.findMany({
-    where: { id: { in: [...ids] } },
-    select: { id: true, code: true, kind: true, amount: true, currency: true, debitAccountId: true, creditAccountId: true, pendingId: true },
-  });
+/**
+ * The transfers of each list of ids (a record's), read whole from the ledger, which keeps them
+ * unchanged, in the list's order: one query for every list, however many and however long.
+ */
+export async function auditRecordTransfers(db: Sql, lists: readonly (readonly string[])[]): Promise<AuditRecordTransfer[][]> {
+  const rows = await db.$queryRawUnsafe<
+    { id: string; code: string; kind: string; amount: string; currency: string; debit_account_id: string; credit_account_id: string; pending_id: string | null }[]
+  >(
+    `SELECT id, code, kind, amount::text AS amount, currency, debit_account_id, credit_account_id, pending_id
+     FROM ledger_transfers WHERE id = ANY($1::text[])`,
+    lists.flat(),
+  );
   const byId = new Map(rows.map((row) => [row.id, row]));
-  return ids.map((id) => {
-    const row = byId.get(id);
-    if (!row) throw new Error(`an audit record names transfer ${id}, which the ledger does not hold`);
-    return { ...row, amount: row.amount.toString() };
-  });
+  return lists.map((ids) =>
+    ids.map((id) => {
+      const row = byId.get(id);
+      if (!row) throw new Error(`an audit record names transfer ${id}, which the ledger does not hold`);
+      return {
+        id: row.id,
+        code: row.code,
+        kind: row.kind,
+        amount: row.amount,
+        currency: row.currency,
+        debitAccountId: row.debit_account_id,
+        creditAccountId: row.credit_account_id,
+        pendingId: row.pending_id,
+      };
+    }),
+  );
 }
 
 export interface AuditQuery {

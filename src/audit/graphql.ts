@@ -3,7 +3,28 @@ import { requireOperator } from '../auth/principal.ts';
 import { builder } from '../graphql/builder.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { actorOf, reasonIn, withActor } from './actor.ts';
-import { auditRecordTransfers, auditWhere } from './audit.ts';
+import { auditRecordTransfers, auditWhere, type AuditRecordTransfer } from './audit.ts';
+
+/**
+ * The transfers of every record an operation shows, read in one query: a page's records resolve
+ * their transfers one after the other in one pass, and the first asks for all of them once the
+ * pass is over.
+ */
+const pageTransfers = new WeakMap<GraphQLContext, { lists: string[][]; read: Promise<AuditRecordTransfer[][]> }>();
+
+function transfersOf(ctx: GraphQLContext, ids: string[]): Promise<AuditRecordTransfer[]> {
+  let page = pageTransfers.get(ctx);
+  if (!page) {
+    const lists: string[][] = [];
+    const read = Promise.resolve().then(() => {
+      pageTransfers.delete(ctx);
+      return auditRecordTransfers(ctx.deps.prisma, lists);
+    });
+    pageTransfers.set(ctx, (page = { lists, read }));
+  }
+  const at = page.lists.push(ids) - 1;
+  return page.read.then((lists) => lists[at]!);
+}
 
 builder.prismaObject('AuditRecord', {
   description:
@@ -23,7 +44,7 @@ builder.prismaObject('AuditRecord', {
       type: 'JSON',
       description: 'The transfers: id, code, kind, amount (minor units, a decimal string), currency, debitAccountId, creditAccountId, pendingId.',
       select: { transferIds: true },
-      resolve: (record, _args, ctx) => auditRecordTransfers(ctx.deps.prisma, record.transferIds),
+      resolve: (record, _args, ctx) => transfersOf(ctx, record.transferIds),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),

@@ -104,8 +104,9 @@ export const coreCommands: Record<string, CliCommand> = {
         take: limit,
       });
       // Newest first; pass the last id as --before for the next page.
+      const transfers = await auditRecordTransfers(db, records.map((record) => record.transferIds));
       return {
-        records: await Promise.all(records.map(async ({ transferIds, ...record }) => ({ ...record, transfers: await auditRecordTransfers(db, transferIds) }))),
+        records: records.map(({ transferIds: _ids, ...record }, i) => ({ ...record, transfers: transfers[i] })),
         next: records.length === limit ? records[records.length - 1]!.id : null,
       };
     },

@@ -58,8 +58,8 @@ describe('ledger', () => {
     });
     const records = await t.app.deps.prisma.auditRecord.findMany({ where: { merchantId } });
     expect(records).toHaveLength(1);
-    const transfers = await auditRecordTransfers(t.app.deps.prisma, records[0]!.transferIds);
-    expect(transfers.map((transfer) => [transfer.amount, transfer.debitAccountId])).toEqual([
+    const [transfers] = await auditRecordTransfers(t.app.deps.prisma, [records[0]!.transferIds]);
+    expect(transfers!.map((transfer) => [transfer.amount, transfer.debitAccountId])).toEqual([
       ['1', funding.id],
       ['2', funding.id],
       ['3', user.id],

@@ -23,13 +23,11 @@ const requestId = (what: string) => `audit-${what}-${process.pid}-${++requests}-
 /** An audit record with its transfers read from the ledger, as the API and the CLI answer it. */
 type Recorded = Omit<AuditRecord, 'transferIds'> & { transfers: AuditRecordTransfer[] };
 
-const recordsOf = async (id: string): Promise<Recorded[]> =>
-  Promise.all(
-    (await t.app.deps.prisma.auditRecord.findMany({ where: { requestId: id } })).map(async ({ transferIds, ...record }) => ({
-      ...record,
-      transfers: await auditRecordTransfers(t.app.deps.prisma, transferIds),
-    })),
-  );
+const recordsOf = async (id: string): Promise<Recorded[]> => {
+  const records = await t.app.deps.prisma.auditRecord.findMany({ where: { requestId: id } });
+  const transfers = await auditRecordTransfers(t.app.deps.prisma, records.map((record) => record.transferIds));
+  return records.map(({ transferIds: _ids, ...record }, i) => ({ ...record, transfers: transfers[i]! }));
+};
 
 beforeAll(async () => {
   t = await startApp();
@@ -244,6 +242,8 @@ describe('audit trail', () => {
 
     const first = await t.graphql(QUERY, { merchantId: merchant.merchantId, from: started.toISOString(), first: 2 }, { authorization: operator });
     expect(first.data.auditLog.edges.map((edge: any) => edge.node.requestId)).toEqual([ids[2], ids[1]]);
+    // A page's records each show their own transfers (read together).
+    for (const edge of first.data.auditLog.edges) expect(edge.node.transfers).toEqual((await recordsOf(edge.node.requestId))[0]!.transfers);
     expect(first.data.auditLog.pageInfo.hasNextPage).toBe(true);
     const next = await t.graphql(QUERY, { merchantId: merchant.merchantId, from: started.toISOString(), first: 2, after: first.data.auditLog.pageInfo.endCursor }, { authorization: operator });
     expect(next.data.auditLog.edges.map((edge: any) => edge.node.requestId)).toEqual([ids[0]]);
